@@ -1,0 +1,1 @@
+"""Business logic: plain functions and data classes that know nothing of Prefect."""

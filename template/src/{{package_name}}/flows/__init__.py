@@ -1,0 +1,1 @@
+"""One package per department, each with ingestion, processing, analysis and pipeline flows."""

@@ -1,0 +1,17 @@
+"""Analysis: summarise the processed batches, write reports and the manifest."""
+
+from prefect import flow
+
+from ...stages import AnalysisReport, analyse
+from . import DEPARTMENT
+
+
+@flow(name=f"{DEPARTMENT}-analysis")
+def analysis(partition: str | None = None, refresh: bool = False) -> AnalysisReport:
+    """Summarise the partition and publish a report and a table as artifacts.
+
+    Args:
+        partition: the batch label, by default today's UTC date.
+        refresh: summarise again even where the reports exist.
+    """
+    return analyse(DEPARTMENT, partition, refresh=refresh)

@@ -1,0 +1,21 @@
+"""Ingestion: fetch the department's sources and keep a raw snapshot of each."""
+
+from prefect import flow
+
+from ...runtime import task_runner
+from ...stages import IngestionReport, ingest
+from . import DEMO_SOURCES, DEPARTMENT
+
+
+@flow(name=f"{DEPARTMENT}-ingestion", task_runner=task_runner())
+def ingestion(
+    partition: str | None = None, sources: list[str] | None = None, refresh: bool = False
+) -> IngestionReport:
+    """Fetch every source concurrently (retrying passing faults) into raw/<partition>/.
+
+    Args:
+        partition: the batch label, by default today's UTC date.
+        sources: local paths or http(s) URLs; by default the bundled demo files.
+        refresh: fetch again even where a snapshot of the partition exists.
+    """
+    return ingest(DEPARTMENT, partition, list(sources or DEMO_SOURCES), refresh=refresh)
