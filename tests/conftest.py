@@ -1,0 +1,64 @@
+"""Fixtures for the template's tests: rendering, and driving generated projects."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from project import TEMPLATE, project_env, render, run
+
+COPIER_YML = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+
+
+@pytest.fixture
+def render_project(tmp_path: Path):
+    """Render the template (never trusted) with the defaults plus the given answers."""
+    counter = iter(range(1000))
+
+    def _render(**answers: Any) -> Path:
+        return render(tmp_path / f"project{next(counter)}", answers)
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def env() -> dict[str, str]:
+    return project_env()
+
+
+@pytest.fixture
+def make(env: dict[str, str]):
+    """Run `make TARGET...` in a project and return the completed process."""
+
+    def _make(project: Path, *targets: str, timeout: float = 900, check: bool = True):
+        return run(
+            ["make", "--no-print-directory", *targets],
+            project,
+            env=env,
+            timeout=timeout,
+            check=check,
+        )
+
+    return _make
+
+
+@pytest.fixture
+def stopped_afterwards(env: dict[str, str]) -> Iterator[list[Path]]:
+    """Projects appended here get `make down`, then any leftover pid killed, at teardown."""
+    projects: list[Path] = []
+    yield projects
+    for project in projects:
+        run(["make", "down"], project, env=env, check=False, timeout=120)
+        for pid_file in (project / ".run").glob("*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)

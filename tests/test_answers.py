@@ -1,0 +1,89 @@
+"""Wrong answers are refused with a readable message and write nothing; odd names work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from copier import run_copy
+
+from conftest import TEMPLATE
+
+INVALID: list[tuple[dict[str, Any], str]] = [
+    ({"project_name": "   "}, "cannot be empty"),
+    ({"project_name": "x" * 81}, "under 80"),
+    ({"project_name": "日本語のプロジェクト"}, "No distribution name could be derived"),
+    ({"project_slug": "Bad Slug"}, "not a valid distribution name"),
+    ({"project_slug": "trailing-"}, "not a valid distribution name"),
+    ({"project_slug": "a--b"}, "not a valid distribution name"),
+    ({"project_slug": "prefect"}, "package the project depends on"),
+    ({"package_name": "2fast"}, "not a valid package name"),
+    ({"package_name": "My-Pkg"}, "not a valid package name"),
+    ({"package_name": "class"}, "shadow a Python keyword"),
+    ({"package_name": "json"}, "standard-library module"),
+    ({"package_name": "asyncio"}, "standard-library module"),
+    ({"package_name": "prefect"}, "a dependency"),
+    ({"package_name": "pydantic"}, "a dependency"),
+    ({"package_name": "_private"}, "reads as private"),
+    ({"description": ""}, "cannot be empty"),
+    ({"description": "two\nlines"}, "one line"),
+    ({"author_name": ""}, "cannot be empty"),
+    ({"author_email": "not-an-email"}, "not an e-mail address"),
+    ({"author_email": "a@b"}, "not an e-mail address"),
+    ({"python_version": "3.9"}, "Invalid choice"),
+    ({"prefect_backend": "kubernetes"}, "Invalid choice"),
+    ({"storage": "ftp"}, "Invalid choice"),
+    ({"work_pool_type": "ecs"}, "Invalid choice"),
+    ({"work_pool_name": "bad name"}, "not a usable work-pool name"),
+    ({"work_pool_name": "-lead"}, "not a usable work-pool name"),
+    ({"work_pool_type": "docker", "image_name": "ghcr.io/acme/app:1.0"}, "Leave the tag out"),
+    ({"work_pool_type": "docker", "image_name": "ghcr.io/Acme/App"}, "not a valid image reference"),
+    ({"work_pool_type": "kubernetes", "image_name": "a//b"}, "not a valid image reference"),
+    ({"departments": "sales"}, "must be a YAML list"),
+    ({"departments": "{a: b}"}, "must be a YAML list"),
+    ({"departments": "[]"}, "at least one department"),
+    ({"departments": "[sales, sales]"}, "must be unique"),
+    ({"departments": "[Sales]"}, "not a valid department slug"),
+    ({"departments": "[1sales]"}, "not a valid department slug"),
+    ({"departments": "[sales-eu]"}, "not a valid department slug"),
+    ({"departments": "[class]"}, "Python keyword"),
+    ({"departments": "[sales_]"}, "no trailing or double underscores"),
+    ({"departments": "[" + "a" * 31 + "]"}, "too long"),
+    ({"ci": "gitlab"}, "Invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), INVALID, ids=lambda v: repr(v)[:60])
+def test_an_invalid_answer_is_refused_and_nothing_is_written(
+    tmp_path: Path, answers: dict[str, Any], message: str
+) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError, match=r"Validation error|Invalid choice") as info:
+        run_copy(
+            str(TEMPLATE), str(destination), data=answers, defaults=True,
+            unsafe=False, vcs_ref="HEAD", quiet=True,
+        )  # fmt: skip
+    assert message in str(info.value)
+    assert not destination.exists()
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug", "package"),
+    [
+        ("Acme Data Pipelines", "acme-data-pipelines", "acme_data_pipelines"),
+        ("Données Météo 2.0", "donnees-meteo-2-0", "donnees_meteo_2_0"),
+        ("3D Printing Analytics", "3d-printing-analytics", "p3d_printing_analytics"),
+        ("  Spaces   and...Dots  ", "spaces-and-dots", "spaces_and_dots"),
+        ("Straße Ærø Łódź", "strasse-aero-lodz", "strasse_aero_lodz"),
+    ],
+)
+def test_names_are_derived_from_any_project_name(
+    render_project, project_name: str, slug: str, package: str
+) -> None:
+    project = render_project(project_name=project_name)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["project_slug"], answers["package_name"]) == (slug, package)
+    assert (project / "src" / package / "flows" / "sales" / "pipeline.py").exists()
+    assert f'name = "{slug}"' in (project / "pyproject.toml").read_text()

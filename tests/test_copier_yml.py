@@ -1,0 +1,44 @@
+"""The questionnaire reads like a form and needs no trust."""
+
+from __future__ import annotations
+
+from conftest import COPIER_YML, TEMPLATE
+
+QUESTIONS = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
+ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
+REQUIRED = {
+    "project_name", "project_slug", "package_name", "description", "author_name",
+    "author_email", "python_version", "prefect_backend", "storage", "work_pool_type",
+    "work_pool_name", "image_name", "departments", "ci",
+}  # fmt: skip
+
+
+def test_every_question_the_issue_lists_is_asked() -> None:
+    assert set(ASKED) == REQUIRED
+
+
+def test_every_question_has_a_type_a_help_and_a_default() -> None:
+    for name, question in ASKED.items():
+        assert question.get("type") in {"str", "bool", "int", "float", "yaml", "json"}, name
+        assert len(question.get("help", "")) > 20, name
+        assert "default" in question, name
+
+
+def test_free_text_answers_are_validated() -> None:
+    free_text = {name for name, q in ASKED.items() if "choices" not in q}
+    assert free_text == {name for name, q in ASKED.items() if "validator" in q}
+
+
+def test_no_feature_needs_trust() -> None:
+    for setting in ("_tasks", "_jinja_extensions", "_migrations"):
+        assert setting not in COPIER_YML
+    assert COPIER_YML["_subdirectory"] == "template"
+    assert COPIER_YML["_min_copier_version"]
+    assert "_message_after_copy" in COPIER_YML
+
+
+def test_derived_values_are_never_asked_or_stored() -> None:
+    derived = {name for name, q in QUESTIONS.items() if q.get("when") is False}
+    assert {"uses_image", "storage_backend", "storage_extra", "default_department"} <= derived
+    answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
+    assert "_copier_answers" in answers_template

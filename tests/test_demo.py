@@ -1,0 +1,97 @@
+"""`make demo` end to end on the local backend, checked through the Prefect API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from project import TEMPLATE, free_port, run
+
+
+def processes_of(project: Path) -> list[str]:
+    """Command lines of live processes that run from the project's virtualenv."""
+    venv = str(project / ".venv")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if venv in cmdline:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("demo")
+def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
+    tmp_path: Path, env: dict[str, str], stopped_afterwards: list[Path]
+) -> None:
+    project = tmp_path / "demo"
+    port = free_port()
+    stopped_afterwards.append(project)
+
+    result = run(
+        ["make", "--no-print-directory", "demo", f"DEMO_DIR={project}", f"DEMO_PORT={port}",
+         "KEEP=1"],
+        TEMPLATE, env=env, timeout=900,
+    )  # fmt: skip
+
+    output = result.stdout
+    for flow in ("sales-pipeline", "sales-ingestion", "sales-processing", "sales-analysis"):
+        assert re.search(rf"^\s+{flow}\s+\S+\s+Completed$", output, re.MULTILINE), flow
+    report = re.search(r"^\s+report\s+(\S+)$", output, re.MULTILINE)
+    assert report is not None
+    assert Path(report.group(1)).read_text().startswith("# sales")
+
+    api = f"http://127.0.0.1:{port}/api"
+    runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+    assert sorted(r["state"]["type"] for r in runs) == ["COMPLETED"] * 4
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
+    assert {a["key"] for a in artifacts} >= {"sales-report", "sales-categories"}
+    deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    assert len(deployments) == 4
+
+    # Adding a department renders the skeleton and registers its deployments.
+    refused = run(["make", "department", "NAME=marketing"], project, env=env, check=False)
+    assert "commit or stash your changes first" in refused.stdout  # uv.lock is new
+    run(["git", "add", "uv.lock"], project, env=env)
+    run(["git", "commit", "-qm", "Lock dependencies"], project, env=env)
+    invalid = run(["make", "department", "NAME=Bad-Name"], project, env=env, check=False)
+    assert "not a valid department slug" in invalid.stdout
+    added = run(["make", "department", "NAME=marketing"], project, env=env).stdout
+    assert "Department 'marketing' added" in added
+    package = next((project / "src").iterdir())
+    assert (package / "flows" / "marketing" / "pipeline.py").exists()
+    deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    assert len(deployments) == 8
+    marketing = run(["make", "run", "DEPARTMENT=marketing"], project, env=env).stdout
+    assert re.search(r"^\s+marketing-pipeline\s+\S+\s+Completed$", marketing, re.MULTILINE)
+
+    run(["make", "down"], project, env=env)
+    assert processes_of(project) == []
+    assert not list((project / ".run").glob("*.pid"))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("demo")
+def test_make_demo_brings_the_backend_down_when_a_step_fails(
+    tmp_path: Path, env: dict[str, str], stopped_afterwards: list[Path]
+) -> None:
+    project = tmp_path / "demo"
+    stopped_afterwards.append(project)
+
+    result = run(
+        ["make", "--no-print-directory", "demo", f"DEMO_DIR={project}",
+         f"DEMO_PORT={free_port()}", "DEPARTMENT=nonexistent"],
+        TEMPLATE, env=env, timeout=900, check=False,
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    assert "unknown department 'nonexistent'" in result.stdout
+    assert "Demo FAILED" in result.stdout
+    assert processes_of(project) == []

@@ -1,0 +1,124 @@
+"""Every backend x storage x pool combination renders the files that matter."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+BACKENDS = ("local", "self_hosted", "cloud")
+STORAGES = ("none", "s3", "gcs", "azure")
+POOLS = ("process", "docker", "kubernetes")
+MATRIX = list(itertools.product(BACKENDS, STORAGES, POOLS))
+DEPARTMENTS = ["sales", "finance"]
+# Prefect's own templating survives rendering; anything else in braces is a bug.
+PREFECT_PLACEHOLDER = re.compile(
+    r"\{\{ *(\$[A-Z_]+|build_image\.[a-z_]+|webhook_url|subject|body) *\}\}"
+)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory):
+    from project import render
+
+    cache: dict[tuple[str, str, str], Path] = {}
+
+    def _get(backend: str, storage: str, pool: str) -> Path:
+        key = (backend, storage, pool)
+        if key not in cache:
+            cache[key] = render(
+                tmp_path_factory.mktemp("-".join(key)),
+                {
+                    "prefect_backend": backend,
+                    "storage": storage,
+                    "work_pool_type": pool,
+                    "departments": DEPARTMENTS,
+                },
+            )
+        return cache[key]
+
+    return _get
+
+
+@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids="-".join)
+def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
+    project = rendered(backend, storage, pool)
+    uses_image = pool != "process"
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["prefect_backend"], answers["storage"], answers["work_pool_type"]) == (
+        backend, storage, pool,
+    )  # fmt: skip
+    assert ("image_name" in answers) is uses_image
+
+    # prefect.yaml: one deployment per department flow, image steps only for image pools
+    prefect_yaml = yaml.safe_load((project / "prefect.yaml").read_text())
+    names = [d["name"] for d in prefect_yaml["deployments"]]
+    stages = ("ingestion", "processing", "analysis", "pipeline")
+    assert names == [f"{d}-{s}" for d in DEPARTMENTS for s in stages]
+    for deployment in prefect_yaml["deployments"]:
+        assert deployment["work_pool"]["name"] == answers["work_pool_name"]
+        department, stage = deployment["name"].rsplit("-", 1)
+        assert deployment["entrypoint"] == (
+            f"{answers['package_name']}.flows.{department}.{stage}:{stage}"
+        )
+        assert f"department:{department}" in deployment["tags"]
+        assert ("schedules" in deployment) is (stage == "pipeline")
+        assert not {"build", "push"} & set(deployment)
+    if uses_image:
+        (build,) = prefect_yaml["build"]
+        step = build["prefect_docker.deployments.steps.build_docker_image"]
+        assert step["image_name"] == answers["image_name"]
+        assert step["dockerfile"] == "Dockerfile.worker"
+        assert "prefect_docker.deployments.steps.push_docker_image" in prefect_yaml["push"][0]
+        pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
+        assert pull["directory"] == "/app"
+        image = prefect_yaml["deployments"][0]["work_pool"]["job_variables"]["image"]
+        assert image == "{{ build_image.image }}"
+    else:
+        assert not {"build", "push", "pull"} & set(prefect_yaml)
+
+    # dependencies and install
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert set(pyproject["project"]["optional-dependencies"]) == {"s3", "gcs", "azure"}
+    assert any(dep.startswith("prefect>=3") for dep in pyproject["project"]["dependencies"])
+    makefile = (project / "Makefile").read_text()
+    assert ("EXTRAS := --extra " + storage in makefile) is (storage != "none")
+    settings = (project / "src" / answers["package_name"] / "settings.py").read_text()
+    assert f'backend: StorageBackend = "{"local" if storage == "none" else storage}"' in settings
+
+    # backend wiring
+    assert ("$(OPS).stack up --server" in makefile) is (backend == "local")
+    assert ("$(OPS).stack up --cloud" in makefile) is (backend == "cloud")
+    assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
+    assert (project / "prefect.toml").exists() is (backend != "cloud")
+    env_example = (project / ".env.example").read_text()
+    assert ("PREFECT_API_KEY=" in env_example) is (backend == "cloud")
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX[::5], ids="-".join)
+def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, pool: str) -> None:
+    project = rendered(backend, storage, pool)
+    for path in project.rglob("*"):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        text = path.read_text()
+        assert "{%" not in text, path
+        braces = re.findall(r"\{\{[^}]*\}\}", text)
+        leftovers = [m for m in braces if not PREFECT_PLACEHOLDER.fullmatch(m)]
+        assert not leftovers, (path, leftovers)
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+        elif path.suffix in {".yaml", ".yml"}:
+            yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            tomllib.loads(text)
