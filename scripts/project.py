@@ -43,6 +43,8 @@ def project_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     hidden = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env["UV"] = uv_binary()
+    # Tools that call plain `uv` (pre-commit hooks, the generated README) find this one.
+    env["PATH"] = os.pathsep.join([str(Path(env["UV"]).parent), env.get("PATH", "")])
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     for key, value in {
         "GIT_AUTHOR_NAME": "Template Tests",

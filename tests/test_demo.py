@@ -56,6 +56,15 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
     assert len(deployments) == 4
 
+    status = run(["make", "status"], project, env=env).stdout
+    assert re.search(r"^server\s+running", status, re.MULTILINE)
+    assert re.search(r"^worker\s+running", status, re.MULTILINE)
+    assert "(healthy)" in status
+    assert "(a worker is online)" in status
+    logs = run(["make", "logs"], project, env=env).stdout
+    assert "==> .run/server.log <==" in logs
+    assert "==> .run/worker.log <==" in logs
+
     # Adding a department renders the skeleton and registers its deployments.
     refused = run(["make", "department", "NAME=marketing"], project, env=env, check=False)
     assert "commit or stash your changes first" in refused.stdout  # uv.lock is new
