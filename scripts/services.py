@@ -1,0 +1,190 @@
+"""PostgreSQL, Redis and Prefect processes on loopback, for tests and benchmarks.
+
+Each server binds to 127.0.0.1 on a free port, is waited for with a timeout, and
+is stopped by its PID (process group) by the context manager that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from project import free_port
+
+POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float, process=None) -> float:
+    """Poll `check` until it is true; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {process.returncode}")
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not ready after {timeout:g}s")
+
+
+def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def start(command: list[str], env: Mapping[str, str], log: Path, cwd: Path | None = None):
+    handle = log.open("ab")
+    return subprocess.Popen(
+        command, env=dict(env), cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def _postgres_tool(name: str) -> str:
+    for directory in POSTGRES_BIN_DIRS:
+        if (directory / name).exists():
+            return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} not found: apt-get install postgresql")
+    return found
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    # initdb refuses to run as root; CI runs as root, developers usually do not.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@dataclass
+class Postgres:
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+
+
+@contextlib.contextmanager
+def postgres(user: str, password: str, database: str) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster with one role and one database."""
+    # Its own temporary folder: the postgres user must reach it (test folders are 0700).
+    workdir = Path(tempfile.mkdtemp(prefix="prefect-pg-"))
+    data = workdir / "pgdata"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+        shutil.chown(data, "postgres")
+    _run(
+        _as_postgres_user(
+            [
+                _postgres_tool("initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]
+        ),
+    )
+    port = free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {workdir} -c fsync=off"
+    _run(
+        _as_postgres_user(
+            [
+                _postgres_tool("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(workdir / "postgres.log"),
+                "-w",
+                "start",
+            ]
+        ),
+    )
+    try:
+        psql = [_postgres_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                "-v", "ON_ERROR_STOP=1"]  # fmt: skip
+        # CREATE DATABASE cannot run in the transaction of another statement.
+        quoted = password.replace("'", "''")
+        for sql in (
+            f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{quoted}'",
+            f'CREATE DATABASE "{database}" OWNER "{user}"',
+        ):
+            _run([*psql, "-c", sql])
+        yield Postgres(port=port, user=user, password=password, database=database)
+    finally:
+        subprocess.run(
+            _as_postgres_user([_postgres_tool("pg_ctl"), "-D", str(data), "-m", "immediate",
+                               "stop"]),
+            check=False, capture_output=True,
+        )  # fmt: skip
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)}: {result.stdout}{result.stderr}")
+
+
+@contextlib.contextmanager
+def redis(workdir: Path) -> Iterator[int]:
+    """A Redis server without persistence; yields its port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found: apt-get install redis-server")
+    port = free_port()
+    process = start(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        os.environ, workdir / "redis.log",
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _redis_ping(port), "redis", 30, process)
+        yield port
+    finally:
+        stop_group(process)
+
+
+def _redis_ping(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def api_healthy(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check

@@ -1,0 +1,158 @@
+"""The self-hosted stack, run for real as plain processes (there is no Docker engine here).
+
+The test takes each container's environment and command from the rendered compose
+file (resolved by Compose itself) and the image's from Dockerfile.worker, maps the
+service names to 127.0.0.1 and free ports, and runs PostgreSQL and Redis (Debian
+packages), the API server, the background services and the worker, all from a
+virtualenv built with the image's own `uv sync` commands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from project import COMPOSE_BINARY, free_port, git_commit_all, run, set_api_port
+from services import api_healthy, postgres, redis, start, stop_group, wait_for
+
+
+def dockerfile_commands(dockerfile: str) -> tuple[list[str], dict[str, str]]:
+    """The `uv sync` commands of the build, and the ENV of the final stage."""
+    text = dockerfile.replace("\\\n", " ")
+    syncs = [line.split("RUN ", 1)[1] for line in text.splitlines() if "RUN uv sync" in line]
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    environment: dict[str, str] = {}
+    for line in final_stage.splitlines():
+        if line.startswith("ENV "):
+            for item in shlex.split(line[4:]):
+                key, value = item.split("=", 1)
+                environment[key] = value
+    return syncs, environment
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs if not k.startswith("#")}
+
+
+class Stack:
+    """Translate container names, ports and paths to this machine's."""
+
+    def __init__(self, project: Path, image_venv: Path, ports: dict[str, tuple[int, int]]):
+        self.paths = [("/app/.venv", str(image_venv)), ("/app", str(project))]
+        self.ports = ports  # service -> (container port, host port)
+
+    def value(self, key: str, value: str) -> str:
+        for service, (inside, outside) in self.ports.items():
+            value = value.replace(f"{service}:{inside}", f"127.0.0.1:{outside}")
+            value = value.replace(f"127.0.0.1:{inside}/", f"127.0.0.1:{outside}/")
+            if key.endswith("_HOST") and value == service:
+                value = "127.0.0.1"
+            if key.endswith("_PORT") and key.startswith("PREFECT_REDIS") and service == "redis":
+                value = value.replace(str(inside), str(outside))
+        for inside_path, outside_path in self.paths:
+            value = value.replace(inside_path, outside_path)
+        return value
+
+    def command(self, command: list[str]) -> list[str]:
+        translated = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]
+        if "--port" in translated:
+            index = translated.index("--port") + 1
+            translated[index] = str(self.ports["prefect-server"][1])
+        return translated
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("self_hosted")
+def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
+    render_project, make, env: dict[str, str], tmp_path: Path
+) -> None:
+    project: Path = render_project(prefect_backend="self_hosted", work_pool_type="process")
+    git_commit_all(project, "rendered")
+    package = next((project / "src").iterdir()).name
+    make(project, "install")
+    # .env exactly as `make up` writes it: random secrets, no literal in any committed file.
+    run([str(project / ".venv/bin/python"), "-m", f"{package}.ops.env_file"], project, env=env)
+    dotenv = read_dotenv(project / ".env")
+    assert len(dotenv["POSTGRES_PASSWORD"]) >= 24
+    assert dotenv["PREFECT_API_AUTH_STRING"].startswith("admin:")
+
+    # The image: its own `uv sync` commands, into a plain virtualenv.
+    image_venv = tmp_path / "image-venv"
+    syncs, image_env = dockerfile_commands((project / "Dockerfile.worker").read_text())
+    assert any("--no-dev" in s and "--frozen" in s for s in syncs)
+    for sync in syncs:
+        run(shlex.split(sync), project, env={**env, "UV_PROJECT_ENVIRONMENT": str(image_venv)})
+
+    compose = json.loads(
+        run([COMPOSE_BINARY, "-f", "compose.yaml", "config", "--format", "json"], project,
+            env=env).stdout
+    )["services"]  # fmt: skip
+    api_port, worker_health_port = free_port(), free_port()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with (
+        postgres("prefect", dotenv["POSTGRES_PASSWORD"], "prefect") as pg,
+        redis(tmp_path) as redis_port,
+    ):
+        stack = Stack(
+            project, image_venv,
+            {"postgres": (5432, pg.port), "redis": (6379, redis_port),
+             "prefect-server": (4200, api_port)},
+        )  # fmt: skip
+
+        def container(service: str) -> tuple[list[str], dict[str, str]]:
+            spec = compose[service]
+            environment = {**env, "PREFECT_HOME": str(tmp_path / f"home-{service}")}
+            environment.update({k: stack.value(k, v) for k, v in image_env.items()})
+            environment["PATH"] = f"{image_venv / 'bin'}:{env['PATH']}"
+            environment.update({k: stack.value(k, v) for k, v in spec["environment"].items()})
+            environment["PREFECT_WORKER_WEBSERVER_PORT"] = str(worker_health_port)
+            return stack.command(spec["command"]), environment
+
+        api = f"http://127.0.0.1:{api_port}/api"
+        processes: dict[str, subprocess.Popen] = {}
+        try:
+            for service in ("prefect-server", "prefect-services", "worker"):
+                command, environment = container(service)
+                processes[service] = start(command, environment, logs / f"{service}.log", project)
+                if service == "prefect-server":
+                    wait_for(api_healthy(api), "API on PostgreSQL", 240, processes[service])
+
+            # /health is open (for probes); everything else needs the credentials.
+            assert httpx.post(f"{api}/flows/filter", json={}, timeout=10).status_code == 401
+            user, password = dotenv["PREFECT_API_AUTH_STRING"].split(":", 1)
+            auth = httpx.BasicAuth(user, password)
+            assert httpx.post(f"{api}/flows/filter", json={}, auth=auth).status_code == 200
+
+            _, worker_env = container("worker")
+            healthcheck = [str(image_venv / "bin/python"), "-m", f"{package}.ops.healthcheck"]
+            wait_for(
+                lambda: subprocess.run(healthcheck, env=worker_env, check=False).returncode == 0,
+                "worker health check", 120, processes["worker"],
+            )  # fmt: skip
+
+            set_api_port(project, api_port)
+            make(project, "deploy")
+            output = make(project, "run").stdout
+            assert re.search(r"^\s+sales-pipeline\s+\S+\s+Completed$", output, re.MULTILINE)
+            runs = httpx.post(f"{api}/flow_runs/filter", json={}, auth=auth).json()
+            assert {r["state"]["type"] for r in runs} == {"COMPLETED"}
+            assert (project / "data/reports/sales").is_dir()  # the worker's /app/data
+
+            # The history lives in PostgreSQL: it survives a restart of the API.
+            stop_group(processes.pop("prefect-server"))
+            command, environment = container("prefect-server")
+            processes["prefect-server"] = start(command, environment, logs / "restart.log", project)
+            wait_for(api_healthy(api), "API restart", 240, processes["prefect-server"])
+            after = httpx.post(f"{api}/flow_runs/filter", json={}, auth=auth).json()
+            assert {r["id"] for r in after} == {r["id"] for r in runs}
+        finally:
+            for process in reversed(list(processes.values())):
+                stop_group(process)
