@@ -49,7 +49,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory):
     return _get
 
 
-@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids="-".join)
+@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids=["-".join(c) for c in MATRIX])
 def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     project = rendered(backend, storage, pool)
     uses_image = pool != "process"
@@ -73,22 +73,35 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         assert f"department:{department}" in deployment["tags"]
         assert ("schedules" in deployment) is (stage == "pipeline")
         assert not {"build", "push"} & set(deployment)
+    has_image = uses_image or backend == "self_hosted"
     if uses_image:
         (build,) = prefect_yaml["build"]
         step = build["prefect_docker.deployments.steps.build_docker_image"]
         assert step["image_name"] == answers["image_name"]
         assert step["dockerfile"] == "Dockerfile.worker"
+        assert step["tag"] == "{{ $IMAGE_TAG }}"
         assert "prefect_docker.deployments.steps.push_docker_image" in prefect_yaml["push"][0]
-        pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
-        assert pull["directory"] == "/app"
         image = prefect_yaml["deployments"][0]["work_pool"]["job_variables"]["image"]
         assert image == "{{ build_image.image }}"
     else:
-        assert not {"build", "push", "pull"} & set(prefect_yaml)
+        assert not {"build", "push"} & set(prefect_yaml)
+    if has_image:
+        pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
+        assert pull["directory"] == "{{ $PIPELINE_WORKDIR }}"
+        assert "PIPELINE_WORKDIR=/app" in (project / "Dockerfile.worker").read_text()
+    else:
+        assert "pull" not in prefect_yaml
+    assert (project / "Dockerfile.worker").exists() is has_image
+    assert (project / ".dockerignore").exists() is has_image
+    assert (project / "compose.yaml").exists() is (backend == "self_hosted")
+    assert (project / ".github/workflows/deploy.yml").exists() is uses_image
 
     # dependencies and install
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert set(pyproject["project"]["optional-dependencies"]) == {"s3", "gcs", "azure"}
+    extras = {"s3", "gcs", "azure"} | ({"docker"} if uses_image else set())
+    extras |= {"kubernetes"} if pool == "kubernetes" else set()
+    extras |= {"server"} if backend == "self_hosted" else set()
+    assert set(pyproject["project"]["optional-dependencies"]) == extras
     assert any(dep.startswith("prefect>=3") for dep in pyproject["project"]["dependencies"])
     makefile = (project / "Makefile").read_text()
     assert ("EXTRAS := --extra " + storage in makefile) is (storage != "none")
@@ -105,7 +118,9 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     assert ".env" in (project / ".gitignore").read_text().splitlines()
 
 
-@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX[::5], ids="-".join)
+@pytest.mark.parametrize(
+    ("backend", "storage", "pool"), MATRIX[::5], ids=["-".join(c) for c in MATRIX[::5]]
+)
 def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, pool: str) -> None:
     project = rendered(backend, storage, pool)
     for path in project.rglob("*"):
@@ -113,7 +128,7 @@ def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, po
             continue
         text = path.read_text()
         assert "{%" not in text, path
-        braces = re.findall(r"\{\{[^}]*\}\}", text)
+        braces = re.findall(r"(?<!\$)\{\{[^}]*\}\}", text)  # ${{ }} is GitHub's
         leftovers = [m for m in braces if not PREFECT_PLACEHOLDER.fullmatch(m)]
         assert not leftovers, (path, leftovers)
         if path.suffix == ".py":

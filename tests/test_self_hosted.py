@@ -94,6 +94,10 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
         run([COMPOSE_BINARY, "-f", "compose.yaml", "config", "--format", "json"], project,
             env=env).stdout
     )["services"]  # fmt: skip
+    # The image's default command is the worker the stack runs.
+    cmd = re.search(r"^CMD (\[.*\])$", (project / "Dockerfile.worker").read_text(), re.M)
+    assert cmd is not None
+    assert json.loads(cmd.group(1)) == compose["worker"]["command"]
     api_port, worker_health_port = free_port(), free_port()
     logs = tmp_path / "logs"
     logs.mkdir()
