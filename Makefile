@@ -9,6 +9,8 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 RUN := $(UV) run --locked
 SYNCED := $(VENV)/.synced
+# Azurite, the Azure Blob emulator of the storage tests, comes from npm.
+AZURITE := .cache/node/node_modules/.bin/azurite-blob
 
 .PHONY: help demo test test-fast lint format bench docs clean
 
@@ -28,7 +30,11 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 demo: $(SYNCED) ## Render the default project into .demo/, run its pipeline locally, tear down (KEEP=1 keeps it up)
 	$(RUN) python scripts/demo.py $(if $(DEMO_DIR),--dest $(DEMO_DIR)) $(if $(DEMO_PORT),--port $(DEMO_PORT)) $(if $(DEPARTMENT),--department $(DEPARTMENT)) $(if $(KEEP),--keep-up)
 
-test: $(SYNCED) ## Run the whole test suite (what CI runs)
+$(AZURITE):
+	@command -v npm >/dev/null || { echo "error: npm is needed to install Azurite for the tests" >&2; exit 1; }
+	npm install --prefix .cache/node --no-audit --no-fund --silent azurite@3.35.0
+
+test: $(SYNCED) $(AZURITE) ## Run the whole test suite (what CI runs)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test-fast: $(SYNCED) ## Only the fast checks: questions and the render matrix

