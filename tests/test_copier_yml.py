@@ -42,3 +42,14 @@ def test_derived_values_are_never_asked_or_stored() -> None:
     assert {"uses_image", "storage_backend", "storage_extra", "default_department"} <= derived
     answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
     assert "_copier_answers" in answers_template
+
+
+def test_every_release_tag_has_a_changelog_entry() -> None:
+    import subprocess
+
+    tags = subprocess.run(
+        ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True, check=True
+    ).stdout.split()
+    changelog = (TEMPLATE / "CHANGELOG.md").read_text()
+    for tag in tags:
+        assert f"## [{tag.removeprefix('v')}]" in changelog, tag

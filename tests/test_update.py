@@ -1,0 +1,213 @@
+"""`copier update` keeps user edits, brings template changes, and changes answers cleanly.
+
+Each test builds a throwaway copy of this template with two tags: v1.0.0 (the
+template as it is) and v1.1.0 (a release that changes the README, a setting, the
+department skeleton, and adds a file).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from copier import run_copy, run_update
+
+from project import TEMPLATE, git_commit_all, host_python, run
+
+CONFLICT = re.compile(r"^(<<<<<<<|=======|>>>>>>>)( |$)", re.MULTILINE)
+SKELETON = (
+    "template/src/{{package_name}}/flows/"
+    "{% yield department from departments %}{{ department }}{% endyield %}"
+)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+@pytest.fixture(scope="module")
+def template_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git copy of the template tagged v1.0.0, plus a v1.1.0 release."""
+    repo = tmp_path_factory.mktemp("template")
+    tracked = git(TEMPLATE, "ls-files", "--cached", "--others", "--exclude-standard").splitlines()
+    for name in tracked:
+        source = TEMPLATE / name
+        if source.is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git_commit_all(repo, "v1.0.0")
+    git(repo, "tag", "v1.0.0")
+
+    template = repo / "template"
+    readme = template / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\n## Support\n\nAsk in #data-platform.\n")
+    replace_once(
+        template / "src/{{package_name}}/settings.py.jinja",
+        "    auth_token: SecretStr | None = Field(",
+        '    user_agent: str = Field(default="pipelines/1.1", description="Sent to sources.")\n'
+        "    auth_token: SecretStr | None = Field(",
+    )
+    replace_once(
+        repo / SKELETON / "ingestion.py",
+        '"""Ingestion: fetch',
+        '"""Ingestion (since v1.1): fetch',
+    )
+    (template / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make lint test`.\n")
+    git_commit_all(repo, "v1.1.0")
+    git(repo, "tag", "v1.1.0")
+    return repo
+
+
+def copy_at(template: Path, destination: Path, ref: str, **answers: object) -> Path:
+    run_copy(
+        str(template), str(destination), data={"python_version": host_python(), **answers},
+        defaults=True, unsafe=False, vcs_ref=ref, quiet=True,
+    )  # fmt: skip
+    git_commit_all(destination, f"Generated at {ref}")
+    return destination
+
+
+def conflicts(project: Path) -> list[str]:
+    found = []
+    for path in project.rglob("*"):
+        if not path.is_file() or {".git", ".venv"} & set(path.parts):
+            continue
+        if path.suffix == ".rej" or CONFLICT.search(path.read_text(errors="replace")):
+            found.append(str(path.relative_to(project)))
+    return found
+
+
+def files(project: Path) -> set[str]:
+    skip = {".git", ".venv"}
+    return {
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and not skip & set(p.relative_to(project).parts)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update")
+def test_make_update_keeps_user_edits_and_brings_template_changes(
+    template_versions: Path, tmp_path: Path, make
+) -> None:
+    project = copy_at(template_versions, tmp_path / "project", "v1.0.0")
+    package = project / "src" / next((project / "src").iterdir()).name
+    make(project, "install")
+    run(["git", "add", "uv.lock"], project)
+    run(["git", "commit", "-qm", "Lock"], project)
+
+    # Realistic user edits: a flow, a setting, the README, a department, a dependency.
+    replace_once(
+        package / "flows/sales/pipeline.py",
+        "    partition = resolve_partition(partition)",
+        "    # Team rule: one partition per business day.\n"
+        "    partition = resolve_partition(partition)",
+    )
+    replace_once(
+        package / "settings.py",
+        "retries: int = Field(default=3, ge=0, le=10)",
+        "retries: int = Field(default=5, ge=0, le=10)",
+    )
+    replace_once(
+        project / "README.md", "\n## Quick start", "\nOwned by the data team.\n\n## Quick start"
+    )
+    replace_once(
+        project / "pyproject.toml",
+        '    "httpx>=0.27,<1",',
+        '    "httpx>=0.27,<1",\n    "rich>=13",',
+    )
+
+    dirty = make(project, "update", check=False)
+    assert dirty.returncode != 0
+    assert "commit or stash your changes first" in dirty.stdout
+    git_commit_all(project, "User edits")
+    make(project, "department", "NAME=marketing")
+    git_commit_all(project, "Add the marketing department")
+
+    updated = make(project, "update", "COPIER_ARGS=--defaults --vcs-ref=v1.1.0").stdout
+    assert "Updated from v1.0.0 to v1.1.0" in updated
+    assert conflicts(project) == []
+
+    # Every user edit is intact.
+    assert (
+        "# Team rule: one partition per business day."
+        in (package / "flows/sales/pipeline.py").read_text()
+    )
+    settings = (package / "settings.py").read_text()
+    assert "retries: int = Field(default=5, ge=0, le=10)" in settings
+    assert "Owned by the data team." in (project / "README.md").read_text()
+    assert '"rich>=13"' in (project / "pyproject.toml").read_text()
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["departments"] == ["sales", "marketing"]
+    assert answers["_commit"] == "v1.1.0"
+    # Every template change arrived, in every department.
+    assert 'user_agent: str = Field(default="pipelines/1.1"' in settings
+    assert "## Support" in (project / "README.md").read_text()
+    assert (project / "CONTRIBUTING.md").exists()
+    for department in ("sales", "marketing"):
+        assert (
+            (package / "flows" / department / "ingestion.py")
+            .read_text()
+            .startswith('"""Ingestion (since v1.1): fetch')
+        )
+    make(project, "lint")
+
+    # Updating again changes nothing.
+    git_commit_all(project, "Update to v1.1.0")
+    again = make(project, "update", "COPIER_ARGS=--defaults --vcs-ref=v1.1.0").stdout
+    assert "Already up to date" in again
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_an_update_without_user_edits_equals_a_fresh_copy(
+    template_versions: Path, tmp_path: Path
+) -> None:
+    updated = copy_at(template_versions, tmp_path / "updated", "v1.0.0", departments=["a", "b"])
+    run_update(str(updated), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.1.0",
+               quiet=True)  # fmt: skip
+    fresh = copy_at(template_versions, tmp_path / "fresh", "v1.1.0", departments=["a", "b"])
+
+    assert files(updated) == files(fresh)
+    different = [f for f in sorted(files(fresh)) if not filecmp.cmp(updated / f, fresh / f, False)]
+    assert different == []
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update-answers")
+def test_changing_answers_adds_and_removes_exactly_the_right_files(
+    template_versions: Path, tmp_path: Path, make
+) -> None:
+    project = copy_at(template_versions, tmp_path / "project", "v1.1.0")
+    package = next((project / "src").iterdir()).name
+    before = files(project)
+
+    run_update(
+        str(project), data={"storage": "s3", "prefect_backend": "cloud"}, defaults=True,
+        overwrite=True, unsafe=False, vcs_ref="v1.1.0", quiet=True,
+    )  # fmt: skip
+
+    after = files(project)
+    assert after - before == {
+        f"src/{package}/bucket.py",
+        "tests/unit/test_bucket.py",
+    }
+    assert before - after == {"prefect.toml"}
+    assert conflicts(project) == []
+    assert "--extra s3" in (project / "Makefile").read_text()
+    make(project, "install")
+    make(project, "lint")
+    make(project, "test", "PYTEST_ARGS=-q -p no:cacheprovider")
