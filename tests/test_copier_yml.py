@@ -9,7 +9,7 @@ ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
 REQUIRED = {
     "project_name", "project_slug", "package_name", "description", "author_name",
     "author_email", "python_version", "prefect_backend", "storage", "work_pool_type",
-    "work_pool_name", "image_name", "departments", "ci",
+    "work_pool_name", "image_name", "departments", "task_runner", "ci",
 }  # fmt: skip
 
 
@@ -39,7 +39,10 @@ def test_no_feature_needs_trust() -> None:
 
 def test_derived_values_are_never_asked_or_stored() -> None:
     derived = {name for name, q in QUESTIONS.items() if q.get("when") is False}
-    assert {"uses_image", "storage_backend", "storage_extra", "default_department"} <= derived
+    assert {
+        "uses_image", "has_image", "storage_backend", "storage_extra", "default_department",
+        "image_extras", "host_extras", "image_registry", "k8s_namespace", "compose_project",
+    } <= derived  # fmt: skip
     answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
     assert "_copier_answers" in answers_template
 

@@ -29,6 +29,7 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "ci": "none",
     },
     "local-docker-azure": {"work_pool_type": "docker", "storage": "azure"},
+    "local-process-dask": {"task_runner": "dask", "ci": "none"},
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,6 +97,14 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     assert (project / ".dockerignore").exists() is has_image
     assert (project / "compose.yaml").exists() is (backend == "self_hosted")
     assert (project / ".github/workflows/deploy.yml").exists() is uses_image
+    kubernetes = project / "deploy" / "kubernetes"
+    assert kubernetes.exists() is (pool == "kubernetes")
+    if pool == "kubernetes":
+        assert {p.name for p in kubernetes.iterdir()} == {
+            "base-job-template.json", "worker-values.yaml", "manifests",
+        }  # fmt: skip
+        processing = prefect_yaml["deployments"][1]
+        assert processing["work_pool"]["job_variables"]["cpu_request"] == "1"
 
     # dependencies and install
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -128,6 +138,8 @@ def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, po
             continue
         text = path.read_text()
         assert "{%" not in text, path
+        if path.name == "base-job-template.json":
+            continue  # Prefect's job-template placeholders (checked by the project's tests)
         braces = re.findall(r"(?<!\$)\{\{[^}]*\}\}", text)  # ${{ }} is GitHub's
         leftovers = [m for m in braces if not PREFECT_PLACEHOLDER.fullmatch(m)]
         assert not leftovers, (path, leftovers)
@@ -137,3 +149,65 @@ def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, po
             yaml.safe_load(text)
         elif path.suffix == ".toml":
             tomllib.loads(text)
+
+
+@pytest.mark.parametrize("task_runner", ["threads", "dask"])
+def test_the_task_runner_answer_wires_the_processing_stage(tmp_path, task_runner: str) -> None:
+    from project import render
+
+    project = render(tmp_path / "p", {"task_runner": task_runner})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    package = project / "src" / answers["package_name"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    assert ("dask" in extras) is (task_runner == "dask")
+    runtime = (package / "runtime.py").read_text()
+    assert ("DaskTaskRunner" in runtime) is (task_runner == "dask")
+    processing = (package / "flows/sales/processing.py").read_text()
+    assert "task_runner=compute_task_runner()" in processing
+    assert (project / "tests/flows/test_dask.py").exists() is (task_runner == "dask")
+    assert ("--extra dask" in (project / "Makefile").read_text()) is (task_runner == "dask")
+
+
+def dry_run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`make -n`: what a target would run, with `true` standing in for uv."""
+    return make(project, "-n", *args)
+
+
+def make(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args, "UV=true"],
+        cwd=project, text=True, capture_output=True, check=False,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids=["-".join(c) for c in MATRIX])
+def test_every_make_target_runs_its_own_command(
+    rendered, backend: str, storage: str, pool: str
+) -> None:
+    project = rendered(backend, storage, pool)
+    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    helped = make(project, "help")
+    assert helped.returncode == 0, helped.stderr
+    targets = re.findall(r"^  (?:\x1b\[36m)?([a-z0-9-]+)", helped.stdout, re.MULTILINE)
+    expected = {"help", "install", "lint", "format", "test", "up", "down", "status", "logs",
+                "deploy", "run", "blocks", "update", "department"}  # fmt: skip
+    expected |= {"destroy"} if backend == "self_hosted" else set()
+    expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
+    assert set(targets) == expected
+
+    # Each verb runs its own command and no other target's recipe leaks into it.
+    ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
+                  "blocks": "blocks", "update": "update"}  # fmt: skip
+    for target, module in ops_module.items():
+        result = dry_run(project, target)
+        assert result.returncode == 0, (target, result.stderr)
+        if module:
+            assert f"-m {package}.ops.{module}" in result.stdout, (target, result.stdout)
+        assert "add_department" not in result.stdout, target
+    missing = dry_run(project, "department")
+    assert missing.returncode != 0
+    assert "NAME is required" in missing.stderr
+    added = dry_run(project, "department", "NAME=marketing")
+    assert f"-m {package}.ops.add_department marketing" in added.stdout

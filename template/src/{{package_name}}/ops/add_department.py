@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("name", help="the new department's slug, e.g. marketing")
     parser.add_argument("--pool", required=True)
     parser.add_argument("--pool-type", required=True)
+    parser.add_argument("--base-job-template", default=None)
     args = parser.parse_args(argv)
 
     departments = current_departments()
@@ -90,6 +91,8 @@ def main(argv: list[str]) -> int:
         return 0
     names = [f"{args.name}-{stage}" for stage in STAGES]
     deploy_args = ["--pool", args.pool, "--pool-type", args.pool_type]
+    if args.base_job_template:
+        deploy_args += ["--base-job-template", args.base_job_template]
     return deploy.main([*deploy_args, *(arg for name in names for arg in ("--name", name))])
 
 

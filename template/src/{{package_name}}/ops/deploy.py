@@ -21,7 +21,7 @@ import yaml
 from prefect.client.orchestration import get_client
 
 from ._cli import OpsError, require_api, run_main
-from .blocks import work_pool_change
+from .blocks import load_template, work_pool_change
 
 DEV_PULL_POLICY = {"docker": "Never", "kubernetes": "IfNotPresent"}
 
@@ -64,6 +64,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="deploy", description=__doc__)
     parser.add_argument("--pool", required=True, help="work pool the deployments target")
     parser.add_argument("--pool-type", required=True, help="its type, to create it if missing")
+    parser.add_argument("--base-job-template", type=Path, help="the pool's template (JSON)")
     parser.add_argument("--prefect-file", type=Path, default=Path("prefect.yaml"))
     parser.add_argument("--target", choices=("dev", "prod"), default="prod")
     parser.add_argument("--name", action="append", default=[], help="deploy only this one")
@@ -72,7 +73,8 @@ def main(argv: list[str]) -> int:
     prefect_file = prefect_file_for(args.target, args.prefect_file, args.pool_type)
     require_api()
     with get_client(sync_client=True) as client:
-        change = work_pool_change(client, args.pool, args.pool_type)
+        template = load_template(args.base_job_template)
+        change = work_pool_change(client, args.pool, args.pool_type, template)
         if change.action != "unchanged":
             print(change.describe())
             change.apply()

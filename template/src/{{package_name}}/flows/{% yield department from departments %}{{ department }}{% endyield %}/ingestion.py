@@ -2,12 +2,12 @@
 
 from prefect import flow
 
-from ...runtime import task_runner
+from ...runtime import io_task_runner
 from ...stages import IngestionReport, ingest
 from . import DEMO_SOURCES, DEPARTMENT
 
 
-@flow(name=f"{DEPARTMENT}-ingestion", task_runner=task_runner())
+@flow(name=f"{DEPARTMENT}-ingestion", task_runner=io_task_runner())
 def ingestion(
     partition: str | None = None, sources: list[str] | None = None, refresh: bool = False
 ) -> IngestionReport:

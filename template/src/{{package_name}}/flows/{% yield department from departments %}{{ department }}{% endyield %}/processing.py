@@ -2,12 +2,12 @@
 
 from prefect import flow
 
-from ...runtime import task_runner
+from ...runtime import compute_task_runner
 from ...stages import ProcessingReport, process
 from . import DEPARTMENT
 
 
-@flow(name=f"{DEPARTMENT}-processing", task_runner=task_runner())
+@flow(name=f"{DEPARTMENT}-processing", task_runner=compute_task_runner())
 def processing(partition: str | None = None, refresh: bool = False) -> ProcessingReport:
     """Turn every raw snapshot of the partition into a processed batch.
 
