@@ -48,7 +48,7 @@ format: $(SYNCED) ## Format the template's own Python
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: $(SYNCED) ## Print the benchmark figures (render, first run, test-suite time)
+bench: $(SYNCED) $(AZURITE) ## Print the benchmark figures (BENCH_ARGS="--only scale-out" for one section)
 	$(RUN) python scripts/bench.py $(BENCH_ARGS)
 
 clean: ## Remove the demo project and caches (not .venv)

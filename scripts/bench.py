@@ -1,10 +1,21 @@
 """`make bench`: print the template's benchmark figures (median of several runs each).
 
+Sections (`--only NAME ...` picks some; all run by default):
+
 - scaffold: `copier copy` of the default project vs `prefect init --recipe docker`
   in an empty folder (both as command-line calls, interpreter start-up included);
-- first run: from a rendered, installed project with no server running to the first
+- first-run: from a rendered, installed project with no server running to the first
   COMPLETED pipeline run (`make up`, `make deploy`, `make run`), fresh database each time;
-- tests: the generated project's `make test`.
+- tests: the generated project's `make test`;
+- image: size of the runtime-only environment the image holds (the Dockerfile's own
+  `uv sync` commands) vs the development environment of `make install`;
+- server: Prefect server start-up to healthy on SQLite vs PostgreSQL, new database
+  each time (migrations included);
+- storage: the demo pipeline's wall time per storage choice (emulators for S3, GCS
+  and Azure) against the same server, and the ratio to `none`;
+- scale-out: the processing fan-out over synthetic sources on threads vs a 2-worker
+  Dask LocalCluster, and the orchestration overhead per task (the pipeline vs a
+  plain loop over the same functions).
 
 Figures are printed, never asserted: they depend on the machine.
 """
@@ -12,16 +23,21 @@ Figures are printed, never asserted: they depend on the machine.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 from project import (
     TEMPLATE,
+    dockerfile_commands,
     free_port,
     git_commit_all,
     host_python,
@@ -30,9 +46,15 @@ from project import (
     run,
     set_api_port,
 )
+from services import EMULATORS, api_healthy, postgres, start, stop_group, wait_for
+
+PROBE = Path(__file__).with_name("pipeline_probe.py")
+STORAGE_PROBE = TEMPLATE / "tests" / "storage_probe.py"
+DEPARTMENT = "sales"
+Results = dict[str, list[float]]
 
 
-def measure(label: str, repeat: int, action: Callable[[int], None]) -> list[float]:
+def measure(label: str, repeat: int, action: Callable[[int], object]) -> list[float]:
     seconds = []
     for attempt in range(repeat):
         started = time.perf_counter()
@@ -42,82 +64,240 @@ def measure(label: str, repeat: int, action: Callable[[int], None]) -> list[floa
     return seconds
 
 
-def row(name: str, seconds: list[float]) -> str:
-    return (
-        f"{name:<46} {statistics.median(seconds):>8.2f} {min(seconds):>8.2f} "
-        f"{max(seconds):>8.2f} {len(seconds):>4}"
-    )
+def median(results: Results, name: str) -> float:
+    return statistics.median(results[name])
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5, help="runs of the fast figures")
-    parser.add_argument("--repeat-slow", type=int, default=3, help="runs of the slow figures")
-    args = parser.parse_args(argv)
+def print_table(title: str, results: Results, unit: str = "seconds") -> None:
+    print(f"\n{title + f' ({unit})':<52} {'median':>9} {'min':>9} {'max':>9} {'runs':>4}")
+    for name, values in results.items():
+        print(
+            f"  {name:<50} {statistics.median(values):>9.2f} {min(values):>9.2f} "
+            f"{max(values):>9.2f} {len(values):>4}"
+        )
 
-    env = project_env()
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    results: dict[str, list[float]] = {}
-    try:
+
+class Bench:
+    def __init__(self, work: Path, repeat: int, repeat_slow: int, args: argparse.Namespace):
+        self.work, self.repeat, self.repeat_slow, self.args = work, repeat, repeat_slow, args
+        self.env = project_env()
+        self._default: Path | None = None
+
+    def make(self, project: Path, *targets: str, env: dict[str, str] | None = None) -> str:
+        command = ["make", "--no-print-directory", *targets]
+        return run(command, project, env=env or self.env).stdout
+
+    def installed(self, name: str, data: dict[str, object] | None = None) -> Path:
+        project = render(self.work / name, data)
+        git_commit_all(project, "rendered")
+        self.make(project, "install")
+        return project
+
+    @property
+    def default_project(self) -> Path:
+        if self._default is None:
+            self._default = self.installed("default")
+        return self._default
+
+    def up(self, project: Path, env: dict[str, str] | None = None) -> None:
+        for state in (".prefect", ".run", "data"):
+            shutil.rmtree(project / state, ignore_errors=True)
+        set_api_port(project, free_port())
+        self.make(project, "up", env=env)
+
+    # --- sections -------------------------------------------------------------------
+
+    def scaffold(self) -> None:
         copier = str(Path(sys.executable).with_name("copier"))
 
         def copier_copy(i: int) -> None:
             run(
                 [copier, "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD",
-                 "--data", f"python_version={host_python()}", str(TEMPLATE), str(work / f"c{i}")],
-                work, env=env,
+                 "--data", f"python_version={host_python()}", str(TEMPLATE),
+                 str(self.work / f"c{i}")],
+                self.work, env=self.env,
             )  # fmt: skip
 
-        print("Scaffolding ...", file=sys.stderr)
-        results["copier copy (default project)"] = measure("copier copy", args.repeat, copier_copy)
-
-        project = render(work / "project")
-        git_commit_all(project, "rendered")
-        run(["make", "install"], project, env=env)
-        prefect = str(project / ".venv" / "bin" / "prefect")
+        prefect = str(self.default_project / ".venv" / "bin" / "prefect")
 
         def prefect_init(i: int) -> None:
-            folder = work / f"init{i}"
+            folder = self.work / f"init{i}"
             folder.mkdir()
             run(
                 [prefect, "--no-prompt", "init", "--recipe", "docker",
                  "--field", "image_name=acme/pipelines", "--field", "tag=latest"],
-                folder, env=env,
+                folder, env=self.env,
             )  # fmt: skip
 
-        results["prefect init --recipe docker"] = measure("prefect init", args.repeat, prefect_init)
-
-        def first_run(_: int) -> None:
-            for state in (".prefect", ".run", "data"):
-                shutil.rmtree(project / state, ignore_errors=True)
-            set_api_port(project, free_port())
-            try:
-                for target in ("up", "deploy", "run"):
-                    run(["make", target], project, env=env)
-            finally:
-                run(["make", "down"], project, env=env, check=False)
-
-        print("First COMPLETED run ...", file=sys.stderr)
-        results["installed project -> first COMPLETED run"] = measure(
-            "first run", args.repeat_slow, first_run
+        results = {
+            "copier copy (default project)": measure("copier copy", self.repeat, copier_copy),
+            "prefect init --recipe docker": measure("prefect init", self.repeat, prefect_init),
+        }
+        print_table("Scaffolding", results)
+        ratio = median(results, "copier copy (default project)") / median(
+            results, "prefect init --recipe docker"
         )
+        print(f"  copier copy / prefect init: {ratio:.2f}x")
+
+    def first_run(self) -> None:
+        project = self.default_project
+
+        def first(_: int) -> None:
+            try:
+                self.up(project)
+                self.make(project, "deploy")
+                self.make(project, "run")
+            finally:
+                run(["make", "down"], project, env=self.env, check=False)
+
+        results = {"installed project -> first COMPLETED run": measure(
+            "first run", self.repeat_slow, first)}  # fmt: skip
+        print_table("First run", results)
+
+    def tests(self) -> None:
+        project = self.default_project
 
         def generated_tests(_: int) -> None:
-            run(["make", "test", "PYTEST_ARGS=-q -p no:cacheprovider"], project, env=env)
+            self.make(project, "test", "PYTEST_ARGS=-q -p no:cacheprovider")
 
-        print("Generated test suite ...", file=sys.stderr)
-        results["generated project: make test"] = measure(
-            "make test", args.repeat_slow, generated_tests
+        results = {"generated project: make test": measure(
+            "make test", self.repeat_slow, generated_tests)}  # fmt: skip
+        print_table("Tests", results)
+
+    def image(self) -> None:
+        project = self.installed("image", {"prefect_backend": "self_hosted", "storage": "s3"})
+        runtime = self.work / "image-venv"
+        syncs, _ = dockerfile_commands((project / "Dockerfile.worker").read_text())
+        for sync in syncs:
+            run(
+                shlex.split(sync), project, env={**self.env, "UV_PROJECT_ENVIRONMENT": str(runtime)}
+            )
+        print("\nEnvironments of a self-hosted, docker-pool, s3 project (MB, packages)")
+        sizes = {}
+        for name, venv in (("image: runtime only (uv sync --no-dev)", runtime),
+                           ("make install: runtime + dev tools", project / ".venv")):  # fmt: skip
+            size = sum(
+                f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()
+            )
+            packages = len(list(venv.glob("lib/python*/site-packages/*.dist-info")))
+            sizes[name] = size
+            print(f"  {name:<50} {size / 1e6:>9.1f} {packages:>9}")
+        small, large = sizes.values()
+        print(f"  runtime / development: {small / large:.2f}x")
+
+    def server(self) -> None:
+        prefect = str(self.default_project / ".venv" / "bin" / "prefect")
+
+        def start_to_healthy(database_url: str | None = None) -> float:
+            home = Path(tempfile.mkdtemp(prefix="prefect-home-", dir=self.work))
+            env = {**self.env, "PREFECT_HOME": str(home)}
+            env.pop("PREFECT_API_URL", None)
+            if database_url:
+                env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
+            port = free_port()
+            command = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+            process = start(command, env, home / "server.log")
+            try:
+                seconds = wait_for(
+                    api_healthy(f"http://127.0.0.1:{port}/api"), "server", 300, process
+                )
+            finally:
+                stop_group(process)
+            print(f"  server: {seconds:.2f}s", file=sys.stderr, flush=True)
+            return seconds
+
+        def on_postgres(attempt: int) -> float:
+            with postgres("prefect", "bench", f"prefect{attempt}") as database:
+                return start_to_healthy(database.url)
+
+        runs = range(self.repeat_slow)
+        results = {
+            "SQLite (new file)": [start_to_healthy() for _ in runs],
+            "PostgreSQL (new database)": [on_postgres(attempt) for attempt in runs],
+        }
+        print_table("Server start-up to healthy", results)
+
+    def storage(self) -> None:
+        results: Results = {}
+        for storage in ("none", *sorted(EMULATORS)):
+            project = self.installed(f"storage-{storage}", {"storage": storage})
+            python = str(project / ".venv" / "bin" / "python")
+            package = next((project / "src").iterdir()).name
+            emulated = EMULATORS[storage](self.work) if storage in EMULATORS else nullcontext()
+            with emulated as emulator:
+                env = {**self.env, **(emulator.env if emulator else {})}
+                settings = {}
+                if emulator:
+                    run([python, str(STORAGE_PROBE), storage, "bench", "create"], project,
+                        env={**env, "PROBE_ENDPOINT": emulator.endpoint})  # fmt: skip
+                    settings = {"PIPELINE_STORAGE__BUCKET": "bench"}
+                    if storage == "s3":
+                        settings["PIPELINE_STORAGE__ENDPOINT_URL"] = emulator.endpoint
+                (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+                try:
+                    self.up(project, env)
+                    self.make(project, "blocks", env=env)
+                    probe = run([python, str(PROBE), package, DEPARTMENT, "pipeline",
+                                 str(self.repeat)], project, env=env)  # fmt: skip
+                finally:
+                    run(["make", "down"], project, env=env, check=False)
+            results[storage] = json.loads(probe.stdout.splitlines()[-1])["pipeline"]
+            print(f"  storage {storage}: {results[storage]}", file=sys.stderr, flush=True)
+        print_table("Demo pipeline per storage choice", results)
+        for storage in results:
+            print(f"  {storage} / none: {median(results, storage) / median(results, 'none'):.2f}x")
+
+    def scale_out(self) -> None:
+        project = self.installed("dask", {"task_runner": "dask"})
+        python = str(project / ".venv" / "bin" / "python")
+        package = next((project / "src").iterdir()).name
+        env = {**self.env, "PIPELINE_COMPUTE__RUNNER": "threads"}
+        sources, rows = self.args.fanout_sources, self.args.fanout_rows
+        try:
+            self.up(project, env)
+            probe = run([python, str(PROBE), package, DEPARTMENT, "fanout", str(self.repeat_slow),
+                         str(sources), str(rows)], project, env=env, timeout=3600)  # fmt: skip
+        finally:
+            run(["make", "down"], project, env=env, check=False)
+        results = json.loads(probe.stdout.splitlines()[-1])
+        # A snapshot and a process task per source, two listings, the summary, the manifest.
+        tasks = 2 * results.pop("tasks") + 4
+        print_table(f"Fan-out: {sources} sources x {rows} rows, {os.cpu_count()} cores", results)
+        threads = median(results, "processing: threads")
+        for name in ("processing: dask, cluster per run", "processing: dask, existing cluster"):
+            speed_up = threads / median(results, name)
+            print(f"  threads / {name.split(': ')[1]}: {speed_up:.2f}x speed-up")
+        overhead = median(results, "pipeline (Prefect, threads)") - median(
+            results, "plain loop, same functions"
         )
+        print(f"  orchestration overhead: {overhead:.2f}s over {tasks} task runs "
+              f"= {1000 * overhead / tasks:.0f} ms per task")  # fmt: skip
+
+
+SECTIONS = ("scaffold", "first-run", "tests", "image", "server", "storage", "scale-out")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the fast figures")
+    parser.add_argument("--repeat-slow", type=int, default=3, help="runs of the slow figures")
+    parser.add_argument("--fanout-sources", type=int, default=8)
+    parser.add_argument("--fanout-rows", type=int, default=50_000)
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    bench = Bench(work, args.repeat, args.repeat_slow, args)
+    try:
+        for section in SECTIONS:
+            if section in args.only:
+                print(f"{section} ...", file=sys.stderr, flush=True)
+                getattr(bench, section.replace("-", "_"))()
+                sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    print(f"\n{'figure (seconds)':<46} {'median':>8} {'min':>8} {'max':>8} {'runs':>4}")
-    for name, seconds in results.items():
-        print(row(name, seconds))
-    copy = statistics.median(results["copier copy (default project)"])
-    init = statistics.median(results["prefect init --recipe docker"])
-    print(f"\ncopier copy / prefect init: {copy / init:.2f}x")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -132,3 +133,17 @@ def set_api_port(project: Path, port: int) -> str:
     lines = [line for line in lines if not line.startswith("PREFECT_API_URL=")]
     env_file.write_text("\n".join([*lines, f"PREFECT_API_URL={url}"]) + "\n")
     return url
+
+
+def dockerfile_commands(dockerfile: str) -> tuple[list[str], dict[str, str]]:
+    """The `uv sync` commands of the build, and the ENV of the final stage."""
+    text = dockerfile.replace("\\\n", " ")
+    syncs = [line.split("RUN ", 1)[1] for line in text.splitlines() if "RUN uv sync" in line]
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    environment: dict[str, str] = {}
+    for line in final_stage.splitlines():
+        if line.startswith("ENV "):
+            for item in shlex.split(line[4:]):
+                key, value = item.split("=", 1)
+                environment[key] = value
+    return syncs, environment

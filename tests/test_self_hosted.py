@@ -18,22 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from project import COMPOSE_BINARY, free_port, git_commit_all, run, set_api_port
+from project import (
+    COMPOSE_BINARY,
+    dockerfile_commands,
+    free_port,
+    git_commit_all,
+    run,
+    set_api_port,
+)
 from services import api_healthy, postgres, redis, start, stop_group, wait_for
-
-
-def dockerfile_commands(dockerfile: str) -> tuple[list[str], dict[str, str]]:
-    """The `uv sync` commands of the build, and the ENV of the final stage."""
-    text = dockerfile.replace("\\\n", " ")
-    syncs = [line.split("RUN ", 1)[1] for line in text.splitlines() if "RUN uv sync" in line]
-    final_stage = text.rsplit("\nFROM ", 1)[1]
-    environment: dict[str, str] = {}
-    for line in final_stage.splitlines():
-        if line.startswith("ENV "):
-            for item in shlex.split(line[4:]):
-                key, value = item.split("=", 1)
-                environment[key] = value
-    return syncs, environment
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
