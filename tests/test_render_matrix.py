@@ -169,12 +169,8 @@ def test_the_task_runner_answer_wires_the_processing_stage(tmp_path, task_runner
     assert ("--extra dask" in (project / "Makefile").read_text()) is (task_runner == "dask")
 
 
-def dry_run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`make -n`: what a target would run, with `true` standing in for uv."""
-    return make(project, "-n", *args)
-
-
-def make(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_make(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The project's make, with `true` standing in for uv (`-n` shows what a target runs)."""
     return subprocess.run(
         ["make", "--no-print-directory", *args, "UV=true"],
         cwd=project, text=True, capture_output=True, check=False,
@@ -188,7 +184,7 @@ def test_every_make_target_runs_its_own_command(
 ) -> None:
     project = rendered(backend, storage, pool)
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
-    helped = make(project, "help")
+    helped = run_make(project, "help")
     assert helped.returncode == 0, helped.stderr
     targets = re.findall(r"^  (?:\x1b\[36m)?([a-z0-9-]+)", helped.stdout, re.MULTILINE)
     expected = {"help", "install", "lint", "format", "test", "up", "down", "status", "logs",
@@ -201,13 +197,13 @@ def test_every_make_target_runs_its_own_command(
     ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
                   "blocks": "blocks", "update": "update"}  # fmt: skip
     for target, module in ops_module.items():
-        result = dry_run(project, target)
+        result = run_make(project, "-n", target)
         assert result.returncode == 0, (target, result.stderr)
         if module:
             assert f"-m {package}.ops.{module}" in result.stdout, (target, result.stdout)
         assert "add_department" not in result.stdout, target
-    missing = dry_run(project, "department")
+    missing = run_make(project, "-n", "department")
     assert missing.returncode != 0
     assert "NAME is required" in missing.stderr
-    added = dry_run(project, "department", "NAME=marketing")
+    added = run_make(project, "-n", "department", "NAME=marketing")
     assert f"-m {package}.ops.add_department marketing" in added.stdout
