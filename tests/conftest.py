@@ -32,6 +32,19 @@ def render_project(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Container tests run whenever a Docker engine answers; with CI=true they must."""
+    from engine import engine_problem
+
+    problem = engine_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {problem}: the container tests cannot run", pytrace=False)
+    pytest.skip(f"container tests need a Docker engine: {problem}")
+
+
+@pytest.fixture(scope="session")
 def env() -> dict[str, str]:
     return project_env()
 
@@ -40,11 +53,17 @@ def env() -> dict[str, str]:
 def make(env: dict[str, str]):
     """Run `make TARGET...` in a project and return the completed process."""
 
-    def _make(project: Path, *targets: str, timeout: float = 900, check: bool = True):
+    def _make(
+        project: Path,
+        *targets: str,
+        timeout: float = 900,
+        check: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ):
         return run(
             ["make", "--no-print-directory", *targets],
             project,
-            env=env,
+            env={**env, **(extra_env or {})},
             timeout=timeout,
             check=check,
         )

@@ -1,4 +1,4 @@
-"""Containers and workflows, checked statically (there is no Docker engine here).
+"""Containers and workflows, checked statically: the fast first line before test_engine.py.
 
 Compose files against the Compose specification and Compose v2 itself, the
 Dockerfile with hadolint, workflows with actionlint, zizmor and their JSON
@@ -90,6 +90,11 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
             assert str(port).startswith("127.0.0.1:"), (name, port)
         for dependency in service.get("depends_on", {}).values():
             assert dependency["condition"] == "service_healthy", name
+        # `up --wait` refuses a service without a health check: none may lack one
+        # (the worker's comes from the image's HEALTHCHECK).
+        healthcheck = service.get("healthcheck", {})
+        assert not healthcheck.get("disable"), name
+        assert healthcheck.get("test") or name == "worker", name
         mounts = [str(v) for v in service.get("volumes", [])]
         has_socket = any("docker.sock" in v for v in mounts)
         assert has_socket is (name == "worker" and pool == "docker"), (name, mounts)
@@ -142,6 +147,10 @@ def test_the_worker_image_is_lint_free_and_non_root(projects, backend: str, pool
     assert "--extra s3" in dockerfile
     assert "HEALTHCHECK" in dockerfile
     assert "WORKDIR /app" in dockerfile
+    # podman and buildah keep HEALTHCHECK only in the docker image format.
+    assert re.search(
+        r"^export BUILDAH_FORMAT \?= docker$", (project / "Makefile").read_text(), re.M
+    )
 
     ignore = (project / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") :]  # everything is excluded, then an allowlist

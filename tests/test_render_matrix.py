@@ -83,8 +83,14 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         assert step["dockerfile"] == "Dockerfile.worker"
         assert step["tag"] == "{{ $IMAGE_TAG }}"
         assert "prefect_docker.deployments.steps.push_docker_image" in prefect_yaml["push"][0]
-        image = prefect_yaml["deployments"][0]["work_pool"]["job_variables"]["image"]
-        assert image == "{{ build_image.image }}"
+        assert step["forcerm"] is True  # no intermediate build containers left behind
+        job_variables = prefect_yaml["deployments"][0]["work_pool"]["job_variables"]
+        assert job_variables["image"] == "{{ build_image.image }}"
+        if pool == "docker":
+            assert job_variables["auto_remove"] is True
+            assert ("networks" in job_variables) is (backend == "self_hosted")
+            volume = f"{answers['project_slug']}_pipeline-data:/app/data"
+            assert (job_variables.get("volumes") == [volume]) is (storage == "none")
     else:
         assert not {"build", "push"} & set(prefect_yaml)
     if has_image:

@@ -1,4 +1,4 @@
-"""The self-hosted stack, run for real as plain processes (there is no Docker engine here).
+"""The self-hosted stack as plain processes: the same programs, no Docker engine needed.
 
 The test takes each container's environment and command from the rendered compose
 file (resolved by Compose itself) and the image's from Dockerfile.worker, maps the

@@ -20,6 +20,8 @@ from ..runtime import object_store
 from ._cli import OpsError, require_api, run_main
 
 STAGES = ("pipeline", "ingestion", "processing", "analysis")
+# Where the project image's containers mount the outputs volume (its ./data).
+VOLUME_MOUNT = "/app/data"
 
 
 def run_table(parent: FlowRun) -> list[tuple[str, str, str]]:
@@ -35,16 +37,46 @@ def run_table(parent: FlowRun) -> list[tuple[str, str, str]]:
     return [(flows[r.flow_id], r.name, str(r.state.name) if r.state else "unknown") for r in runs]
 
 
-def output_locations(department: str, partition: str) -> dict[str, str]:
-    store = object_store()
+def output_keys(department: str, partition: str) -> dict[str, str]:
     summary, report = layout.report_keys(department, partition)
     return {
-        "raw snapshots": store.location(layout.raw_prefix(department, partition)),
-        "processed batches": store.location(layout.processed_prefix(department, partition)),
-        "summary": store.location(summary),
-        "report": store.location(report),
-        "manifest": store.location(layout.manifest_key(department, partition)),
+        "raw snapshots": layout.raw_prefix(department, partition),
+        "processed batches": layout.processed_prefix(department, partition),
+        "summary": summary,
+        "report": report,
+        "manifest": layout.manifest_key(department, partition),
     }
+
+
+def run_image(run: FlowRun) -> str | None:
+    """The image a containerised run started from, if its deployment names one."""
+    if run.deployment_id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment(run.deployment_id)
+    image = {**(deployment.job_variables or {}), **(run.job_variables or {})}.get("image")
+    return str(image) if image else None
+
+
+def print_outputs(keys: dict[str, str], run: FlowRun, volume: str | None) -> None:
+    """Where the outputs are: paths or URLs, or keys inside the containers' volume."""
+    if volume is None:
+        store = object_store()
+        print("Outputs:")
+        for what, key in keys.items():
+            print(f"  {what:<18} {store.location(key)}")
+        return
+    # The flow ran in a container: its outputs are in a docker volume, not on this disk.
+    print(f"Outputs, in docker volume {volume} (at {VOLUME_MOUNT} in the containers):")
+    for what, key in keys.items():
+        print(f"  {what:<18} {VOLUME_MOUNT}/{key}")
+    report = f"{VOLUME_MOUNT}/{keys['report']}"
+    image = run_image(run)
+    if image:
+        mount = f"{volume}:{VOLUME_MOUNT}:ro"
+        print(f"Read the report: docker run --rm -v {mount} {image} cat {report}")
+    else:
+        print(f"Copy the report here: docker compose cp worker:{report} .")
 
 
 def main(argv: list[str]) -> int:
@@ -54,6 +86,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--partition", default=None, help="default: today's UTC date")
     parser.add_argument("--refresh", action="store_true", help="redo work already done")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait")
+    parser.add_argument("--volume", help="the docker volume holding the outputs, if any")
     args = parser.parse_args(argv)
 
     known = sorted(m.name for m in pkgutil.iter_modules(flows.__path__) if m.ispkg)
@@ -87,9 +120,7 @@ def main(argv: list[str]) -> int:
         print(f"  {flow_name:<32} {run_name:<28} {final}")
     if not state.is_completed():
         raise OpsError(f"{name} ended {state.name}: {state.message or 'see the flow run logs'}")
-    print("Outputs:")
-    for what, where in output_locations(args.department, partition).items():
-        print(f"  {what:<18} {where}")
+    print_outputs(output_keys(args.department, partition), run, args.volume)
     return 0
 
 

@@ -1,0 +1,379 @@
+"""The container path on a real Docker engine: images, the compose stack, flow runs in containers.
+
+Every test here needs an engine (`docker info` answers): without one they skip with
+one reason, and with CI=true they fail instead. They share one xdist group, so two
+stacks never compete for the engine, and each removes its containers, volumes and
+images at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import yaml
+
+from engine import api, containers, docker, in_image, services, volumes
+from project import free_port, git_commit_all, run, set_api_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("engine")]
+
+STACK = {"postgres", "redis", "prefect-server", "prefect-services", "worker"}
+FLOWS = ("sales-pipeline", "sales-ingestion", "sales-processing", "sales-analysis")
+OUTPUT_ROW = re.compile(
+    r"^  (?:raw snapshots|processed batches|summary|report|manifest)\s+(\S+)$", re.MULTILINE
+)
+
+
+class Cleanup:
+    """What a test made on the engine, removed at teardown even when the test fails."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.stacks: list[Path] = []
+        self.images: list[str] = []  # repositories
+        self.volumes: list[str] = []
+
+    def close(self) -> None:
+        for project in self.stacks:
+            docker("compose", "down", "--volumes", "--remove-orphans", "--rmi", "all",
+                   cwd=project, env=self.env, check=False, timeout=300)  # fmt: skip
+        # Flow-run containers are removed when they end; a failed test may leave some.
+        for row in containers("label=io.prefect.flow-run-id"):
+            docker("rm", "--force", row.split()[0], check=False)
+        for repository in self.images:  # every tag of it
+            tagged = docker("image", "ls", "--quiet", repository, check=False).stdout.split()
+            if tagged:
+                docker("image", "rm", "--force", *set(tagged), check=False)
+        for volume in self.volumes:
+            docker("volume", "rm", "--force", volume, check=False)
+
+
+@pytest.fixture
+def cleanup(docker_engine: None, env: dict[str, str]) -> Iterator[Cleanup]:
+    made = Cleanup(env)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def install(project: Path, make) -> str:
+    """Commit, install, commit the lock file (as the README says); a free API port."""
+    git_commit_all(project, "Initial commit")
+    make(project, "install")
+    git_commit_all(project, "Lock dependencies")
+    port = free_port()
+    url = set_api_port(project, port)
+    with (project / ".env").open("a") as env_file:
+        env_file.write(f"API_PORT={port}\n")
+    return url
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs if not key.startswith("#")}
+
+
+def wait_until_healthy(project: Path, env: dict[str, str], timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = services(project, env)
+        if states and all(s["State"] == "running" and s["Health"] == "healthy"
+                          for s in states.values()):  # fmt: skip
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not healthy after {timeout:g}s: {states}")
+        time.sleep(2)
+
+
+def assert_completed(output: str) -> None:
+    for flow in FLOWS:
+        assert re.search(rf"^\s+{flow}\s+\S+\s+Completed$", output, re.MULTILINE), (flow, output)
+
+
+def read_report(output: str, project: Path, env: dict[str, str]) -> str:
+    """Follow the hint `make run` prints to reach the report, and return the report."""
+    hint = re.search(r"^(Read the report|Copy the report here): (.+)$", output, re.MULTILINE)
+    assert hint is not None, output
+    command = shlex.split(hint.group(2))
+    result = run(command, project, env=env)
+    if hint.group(1) == "Read the report":
+        return result.stdout
+    return (project / Path(command[-2].split(":", 1)[1]).name).read_text()
+
+
+def answer(project: Path, env: dict[str, str], target: str, reply: str):
+    """Run a make target that asks a question, and answer it."""
+    return subprocess.run(
+        ["make", "--no-print-directory", target], cwd=project, env=env, input=f"{reply}\n",
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def no_flow_run_containers_left(timeout: float = 60) -> bool:
+    """Finished flow-run containers remove themselves (auto_remove)."""
+    deadline = time.monotonic() + timeout
+    while containers("label=io.prefect.flow-run-id"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+@pytest.mark.parametrize("pool", ["docker", "process"])
+def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
+    cleanup: Cleanup, render_project, make, env: dict[str, str], pool: str
+) -> None:
+    project: Path = render_project(
+        project_name=f"Engine Stack {pool}", prefect_backend="self_hosted", work_pool_type=pool
+    )
+    answers = answers_of(project)
+    name = str(answers["project_slug"])
+    cleanup.stacks.append(project)
+    cleanup.images.append(str(answers.get("image_name", f"{name}-worker")))
+    url = install(project, make)
+
+    # `make up` returns 0 once every service, the server's background services
+    # included, reports healthy (the worker's health comes from the image's HEALTHCHECK).
+    up = make(project, "up", check=False)
+    assert up.returncode == 0, up.stdout
+    states = services(project, env)
+    assert set(states) == STACK
+    assert {(s["State"], s["Health"]) for s in states.values()} == {("running", "healthy")}
+
+    dotenv = read_dotenv(project / ".env")
+    assert len(dotenv["POSTGRES_PASSWORD"]) >= 24
+    user, password = dotenv["PREFECT_API_AUTH_STRING"].split(":", 1)
+    with api(url) as anonymous:
+        assert anonymous.get("health").status_code == 200
+        assert anonymous.post("flows/filter", json={}).status_code == 401
+    client = api(url, httpx.BasicAuth(user, password))
+
+    deploy = make(project, "deploy").stdout
+    deployments = client.post("deployments/filter", json={}).json()
+    assert {d["name"] for d in deployments} == set(FLOWS)
+    if pool == "docker":
+        assert "build_docker_image" in deploy
+        # The build step leaves no intermediate containers behind.
+        assert containers("status=created") == []
+
+    output = make(project, "run").stdout
+    assert_completed(output)
+    runs = client.post("flow_runs/filter", json={}).json()
+    assert sorted(r["state"]["type"] for r in runs) == ["COMPLETED"] * 4
+    (parent,) = [r for r in runs if r["parent_task_run_id"] is None]
+    workers = client.post(f"work_pools/{name}-{pool}/workers/filter", json={}).json()
+    assert [w["status"] for w in workers] == ["ONLINE"]
+    if pool == "docker":
+        # The run had a container of its own (the docker worker records its id) ...
+        assert parent["infrastructure_pid"], parent
+        assert no_flow_run_containers_left()  # ... removed once it ended
+
+    # Every output path `make run` prints is where it says: in the stack's volume.
+    assert f"in docker volume {name}_pipeline-data" in output
+    paths = OUTPUT_ROW.findall(output)
+    assert len(paths) == 5
+    for path in paths:
+        docker("compose", "exec", "-T", "worker", "test", "-e", path, cwd=project, env=env)
+    assert read_report(output, project, env).startswith("# sales")
+
+    # The history is in PostgreSQL: it survives a restart of the API ...
+    ids = {r["id"] for r in runs}
+    docker("compose", "restart", "prefect-server", cwd=project, env=env)
+    wait_until_healthy(project, env)
+    assert {r["id"] for r in client.post("flow_runs/filter", json={}).json()} == ids
+    # ... and `make down` + `make up`, which keep the volumes.
+    make(project, "down")
+    assert all(s["State"] != "running" for s in services(project, env).values())
+    stack_volumes = volumes(name)
+    assert stack_volumes == {f"{name}_{v}-data" for v in ("postgres", "redis", "pipeline")}
+    make(project, "up")
+    assert {r["id"] for r in client.post("flow_runs/filter", json={}).json()} == ids
+    client.close()
+
+    # `make destroy` asks first; confirmed, it deletes this stack's volumes and nothing else.
+    bystander = f"{name}-bystander"
+    cleanup.volumes.append(bystander)
+    docker("volume", "create", bystander)
+    refused = answer(project, env, "destroy", "no")
+    assert refused.returncode != 0
+    assert "Nothing deleted." in refused.stdout
+    assert volumes(name) == stack_volumes
+    confirmed = answer(project, env, "destroy", "yes")
+    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+    assert volumes(name) == set()
+    assert services(project, env) == {}
+    docker("volume", "inspect", bystander)
+    assert docker("image", "ls", "--quiet", f"{name}-worker").stdout.strip()  # images are kept
+
+
+def test_a_local_server_runs_flows_in_docker_containers(
+    cleanup: Cleanup, render_project, make, env: dict[str, str], stopped_afterwards: list[Path]
+) -> None:
+    project: Path = render_project(project_name="Engine Local", work_pool_type="docker")
+    answers = answers_of(project)
+    cleanup.volumes.append(f"{answers['project_slug']}_pipeline-data")
+    cleanup.images.append(str(answers["image_name"]))
+    stopped_afterwards.append(project)
+    url = install(project, make)
+
+    make(project, "up")
+    make(project, "deploy")
+    output = make(project, "run").stdout
+    assert_completed(output)
+    with api(url) as client:
+        (parent,) = client.post(
+            "flow_runs/filter", json={"flow_runs": {"parent_task_run_id": {"is_null_": True}}}
+        ).json()
+    assert parent["state"]["type"] == "COMPLETED"
+    assert parent["infrastructure_pid"]  # the docker worker's container id
+    assert no_flow_run_containers_left()
+    # The outputs are in the named volume, and the printed command reads the report.
+    assert f"in docker volume {answers['project_slug']}_pipeline-data" in output
+    assert read_report(output, project, env).startswith("# sales")
+    make(project, "down")
+
+
+PORT_OPEN = "import socket; socket.create_connection(('127.0.0.1', 5000), 3)"
+MOTO_DOCKERFILE = """\
+FROM python:{python}-slim-trixie
+RUN pip install --no-cache-dir "moto[server]>=5,<6"
+USER 10001
+CMD ["moto_server", "-H", "0.0.0.0", "-p", "5000"]
+"""
+
+
+def test_flow_runs_in_containers_keep_outputs_and_results_in_s3(
+    cleanup: Cleanup, render_project, make, env: dict[str, str]
+) -> None:
+    """The self-hosted stack with s3 storage, against moto's S3 server in the stack's network."""
+    project: Path = render_project(
+        project_name="Engine S3", prefect_backend="self_hosted", work_pool_type="docker",
+        storage="s3",
+    )  # fmt: skip
+    answers = answers_of(project)
+    name, python = str(answers["project_slug"]), str(answers["python_version"])
+    cleanup.stacks.append(project)
+    cleanup.images += [f"{name}-moto", str(answers["image_name"])]
+    url = install(project, make)
+
+    s3_port = free_port()
+    moto = project.parent / "moto"
+    moto.mkdir()
+    (moto / "Dockerfile").write_text(MOTO_DOCKERFILE.format(python=python))
+    (project / "compose.moto.yaml").write_text(textwrap.dedent(f"""\
+        services:
+          moto:
+            image: {name}-moto:test
+            build: {moto}
+            ports: ["127.0.0.1:{s3_port}:5000"]
+            healthcheck:
+              test: ["CMD", "python", "-c", "{PORT_OPEN}"]
+              interval: 2s
+              retries: 30
+    """))  # fmt: skip
+    with (project / ".env").open("a") as env_file:
+        env_file.write(
+            "PIPELINE_STORAGE__BUCKET=pipelines\nPIPELINE_STORAGE__PREFIX=engine\n"
+            "PIPELINE_STORAGE__ENDPOINT_URL=http://moto:5000\n"
+            "AWS_ACCESS_KEY_ID=emulator\nAWS_SECRET_ACCESS_KEY=emulator\n"
+            "AWS_DEFAULT_REGION=us-east-1\n"
+        )
+    make(project, "up", extra_env={"COMPOSE_FILE": "compose.yaml:compose.moto.yaml"})
+
+    s3 = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{s3_port}", aws_access_key_id="emulator",
+        aws_secret_access_key="emulator", region_name="us-east-1",
+    )  # fmt: skip
+    s3.create_bucket(Bucket="pipelines")
+    make(project, "blocks")
+    make(project, "deploy")
+    first = make(project, "run").stdout
+    assert_completed(first)
+    assert "s3://pipelines/engine/reports/sales/" in first
+
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="pipelines")["Contents"]]
+    for folder in ("raw", "processed", "reports", "manifests"):
+        assert any(k.startswith(f"engine/{folder}/sales/") for k in keys), (folder, keys)
+    results = [k for k in keys if k.startswith("engine/.prefect-results/")]
+    assert results, keys  # the persisted task results, where any worker finds them
+
+    # A rerun of the same partition, in a new container, reuses those results.
+    dotenv = read_dotenv(project / ".env")
+    user, password = dotenv["PREFECT_API_AUTH_STRING"].split(":", 1)
+    with api(url, httpx.BasicAuth(user, password)) as client:
+        before = {r["id"] for r in client.post("flow_runs/filter", json={}).json()}
+        second = make(project, "run").stdout
+        assert_completed(second)
+        new_runs = [r["id"] for r in client.post("flow_runs/filter", json={}).json()
+                    if r["id"] not in before]  # fmt: skip
+        task_runs = client.post(
+            "task_runs/filter", json={"flow_runs": {"id": {"any_": new_runs}}}
+        ).json()
+    cached = {t["name"].rsplit("-", 1)[0]: t["state"]["name"] for t in task_runs
+              if t["name"].startswith(("snapshot-source", "process-snapshot"))}  # fmt: skip
+    assert cached, task_runs
+    assert set(cached.values()) == {"Cached"}, cached
+    assert no_flow_run_containers_left()
+
+
+@pytest.mark.parametrize(
+    ("backend", "pool", "storage"),
+    [("self_hosted", "docker", "s3"), ("local", "kubernetes", "none")],
+)
+def test_the_image_is_lean_runs_as_non_root_and_holds_no_secret(
+    cleanup: Cleanup, render_project, env: dict[str, str], backend: str, pool: str, storage: str
+) -> None:
+    project: Path = render_project(
+        project_name=f"Engine Image {pool}", prefect_backend=backend, work_pool_type=pool,
+        storage=storage,
+    )  # fmt: skip
+    package = str(answers_of(project)["package_name"])
+    run([env["UV"], "lock"], project, env=env)
+    # A secret and local state in the build context must not reach the image.
+    (project / ".env").write_text("PREFECT_API_KEY=pnu_planted_secret_0123456789\n")
+    (project / "data").mkdir()
+    (project / "data" / "private.csv").write_text("secret\n")
+    image = f"engine-image-{pool}:test"
+    cleanup.images.append(image.split(":")[0])
+    docker("build", "--pull", "-f", "Dockerfile.worker", "-t", image, ".", cwd=project,
+           timeout=1200)  # fmt: skip
+
+    assert in_image(image, ["id", "-u"]).stdout.strip() == "10001"
+    assert in_image(image, ["prefect", "version"]).stdout.startswith("Version:")
+    extras = {"docker": "prefect_docker", "kubernetes": "prefect_kubernetes"}[pool]
+    imports = f"import {package}, {extras}{', prefect_aws' if storage == 's3' else ''}"
+    in_image(image, ["python", "-c", imports])
+    absent = in_image(image, ["python", "-c", textwrap.dedent("""\
+        import importlib.util, pathlib, shutil
+        dev = [m for m in ("pytest", "mypy", "ruff", "copier", "pre_commit")
+               if importlib.util.find_spec(m)]
+        tools = [t for t in ("gcc", "cc", "c++", "make", "uv") if shutil.which(t)]
+        paths = [p for p in ("/app/.env", "/app/data/private.csv", "/app/.git", "/root/.cache",
+                             "/app/.cache", "/app/tests") if pathlib.Path(p).exists()]
+        print(dev, tools, paths)
+    """)], user="0").stdout.strip()  # fmt: skip
+    assert absent == "[] [] []"
+    healthcheck = docker("image", "inspect", "--format", "{{json .Config.Healthcheck.Test}}",
+                         image).stdout  # fmt: skip
+    assert f"{package}.ops.healthcheck" in healthcheck
+    # A container that runs a flow passes the health check without a worker.
+    flow_run = docker("run", "--rm", "-e", "PREFECT__FLOW_RUN_ID=1", "--entrypoint", "python",
+                      image, "-m", f"{package}.ops.healthcheck", check=False)  # fmt: skip
+    assert flow_run.returncode == 0
+    worker = docker("run", "--rm", "--entrypoint", "python", image, "-m",
+                    f"{package}.ops.healthcheck", check=False)  # fmt: skip
+    assert worker.returncode == 1  # no worker answers in this container
