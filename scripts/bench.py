@@ -15,7 +15,10 @@ Sections (`--only NAME ...` picks some; all run by default):
   and Azure) against the same server, and the ratio to `none`;
 - scale-out: the processing fan-out over synthetic sources on threads vs a 2-worker
   Dask LocalCluster, and the orchestration overhead per task (the pipeline vs a
-  plain loop over the same functions).
+  plain loop over the same functions);
+- containers (needs a Docker engine): the worker image's cold and warm build, its
+  size next to the same dependencies installed the common way (full python base
+  image, dev dependencies, gcc), and the self-hosted stack's `make up` to healthy.
 
 Figures are printed, never asserted: they depend on the machine.
 """
@@ -35,6 +38,9 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
+import yaml
+
+from engine import engine_problem, image_size
 from project import (
     TEMPLATE,
     dockerfile_commands,
@@ -273,8 +279,92 @@ class Bench:
         print(f"  orchestration overhead: {overhead:.2f}s over {tasks} task runs "
               f"= {1000 * overhead / tasks:.0f} ms per task")  # fmt: skip
 
+    def containers(self) -> None:
+        problem = engine_problem()
+        if problem is not None:
+            print(f"\nContainers: skipped, {problem}")
+            return
+        answers = {"prefect_backend": "self_hosted", "work_pool_type": "docker",
+                   "project_name": "Bench Stack"}  # fmt: skip
+        project = self.installed("containers", answers)
+        git_commit_all(project, "Lock dependencies")
+        package = next((project / "src").iterdir()).name
+        image = "bench-stack-image"
+        build = ["docker", "build", "--pull", "-f", "Dockerfile.worker", "-t", image, "."]
+        touched = project / "src" / package / "core" / "layout.py"
+        original = touched.read_text()
 
-SECTIONS = ("scaffold", "first-run", "tests", "image", "server", "storage", "scale-out")
+        def warm(attempt: int) -> None:  # only the project's code changed
+            touched.write_text(f"{original}# edit {attempt}\n")
+            run(build, project, env=self.env)
+
+        try:
+            results = {
+                "cold build (no cache)": measure(
+                    "cold build", self.repeat_slow,
+                    lambda _: run([*build, "--no-cache"], project, env=self.env),
+                ),
+                "warm build (a source file changed)": measure("warm build", self.repeat, warm),
+            }  # fmt: skip
+            touched.write_text(original)
+            print_table("Worker image build", results)
+            self._image_sizes(project, image)
+            self._stack_start(project)
+        finally:
+            run(["docker", "compose", "down", "--volumes", "--rmi", "all"], project,
+                env=self.env, check=False)  # fmt: skip
+            run(["docker", "image", "rm", "--force", image, f"{image}-common"], project,
+                env=self.env, check=False)  # fmt: skip
+
+    def _image_sizes(self, project: Path, image: str) -> None:
+        """The image next to the usual way: full base image, gcc, dev dependencies, one stage."""
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        python = answers["python_version"]
+        base = f"python:{python}"
+        if run(["docker", "pull", base], project, env=self.env, check=False).returncode != 0:
+            base = f"python:{python}-slim-trixie"  # no full image within reach
+        extras = ",".join(["docker", "server"])
+        (project / "Dockerfile.common").write_text(
+            f"FROM {base}\n"
+            "RUN apt-get update && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*\n"
+            "WORKDIR /app\nCOPY . .\n"
+            f'RUN pip install --no-cache-dir -e ".[{extras}]" pytest mypy ruff copier pre-commit\n'
+            'CMD ["prefect", "worker", "start"]\n'
+        )
+        try:  # (Docker always sends the Dockerfile, whatever .dockerignore says)
+            run(["docker", "build", "--pull", "-f", "Dockerfile.common", "-t", f"{image}-common",
+                 "."], project, env=self.env, timeout=1800)  # fmt: skip
+        finally:
+            (project / "Dockerfile.common").unlink()
+        ours, common = image_size(image), image_size(f"{image}-common")
+        base_size = image_size(base)
+        print(f"\nImage size (MB; base {base}: {base_size / 1e6:.0f} MB)")
+        print(f"  {'Dockerfile.worker (slim, runtime only, 2 stages)':<50} {ours / 1e6:>9.0f}")
+        print(f"  {'common: ' + base + ' + gcc + dev deps':<50} {common / 1e6:>9.0f}")
+        print(f"  ours / common: {ours / common:.2f}x")
+
+    def _stack_start(self, project: Path) -> None:
+        """`make up` to every service healthy: on existing volumes, and on new ones."""
+        set_api_port(project, free_port())
+        self.make(project, "up")  # builds the image, creates .env and the volumes
+
+        def restart(_: int) -> None:
+            self.make(project, "down")
+            self.make(project, "up")
+
+        def fresh(_: int) -> None:
+            run(["docker", "compose", "down", "--volumes"], project, env=self.env)
+            self.make(project, "up")
+
+        results = {
+            "make up, existing volumes": measure("make up", self.repeat_slow, restart),
+            "make up, new volumes (migrations)": measure("make up (new)", self.repeat_slow, fresh),
+        }
+        print_table("Self-hosted stack: make up to all services healthy", results)
+
+
+SECTIONS = ("scaffold", "first-run", "tests", "image", "server", "storage", "scale-out",
+            "containers")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

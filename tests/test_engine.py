@@ -75,11 +75,7 @@ def install(project: Path, make) -> str:
     git_commit_all(project, "Initial commit")
     make(project, "install")
     git_commit_all(project, "Lock dependencies")
-    port = free_port()
-    url = set_api_port(project, port)
-    with (project / ".env").open("a") as env_file:
-        env_file.write(f"API_PORT={port}\n")
-    return url
+    return set_api_port(project, free_port())
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
