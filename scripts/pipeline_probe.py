@@ -72,13 +72,13 @@ def main(package: str, department: str, mode: str, repeat: str, *sizes: str) -> 
         print(json.dumps(results))
         return
 
-    from distributed import LocalCluster
-    from prefect.task_runners import ThreadPoolTaskRunner
-    from prefect_dask.task_runners import DaskTaskRunner
+    import os
 
-    tasks = importlib.import_module(f"{package}.tasks")
-    layout = importlib.import_module(f"{package}.core.layout")
-    runtime = importlib.import_module(f"{package}.runtime")
+    from distributed import LocalCluster
+
+    steps = importlib.import_module(f"{package}.core.steps")
+    settings_module = importlib.import_module(f"{package}.settings")
+    object_store = importlib.import_module(f"{package}.object_store")
     ingestion: Any = importlib.import_module(f"{flows.__name__}.ingestion")
     processing: Any = importlib.import_module(f"{flows.__name__}.processing")
 
@@ -87,34 +87,42 @@ def main(package: str, department: str, mode: str, repeat: str, *sizes: str) -> 
     sources = synthetic_sources(Path(flows.__file__).parent / "demo_data", folder, count, rows)
     results["tasks"] = count
 
-    def processing_on(runner: Any) -> float:
+    def processing_on(**settings: str) -> float:
+        """The processing flow, with its task runner chosen by the settings it reads."""
+        os.environ.update(settings)
         label = partition()
         ingestion.ingestion(partition=label, sources=sources)
-        flow = processing.processing.with_options(task_runner=runner)
-        return timed(lambda: flow(partition=label))
+        return timed(lambda: processing.processing(partition=label))
 
     def plain_loop() -> None:
+        """The same units of work, called one after another without Prefect."""
         label = partition()
-        for source in sources:
-            tasks.snapshot_source.fn(department, label, source)
-        for raw_key in runtime.object_store().list(layout.raw_prefix(department, label)):
-            tasks.process_snapshot.fn(department, label, raw_key)
-        processed = runtime.object_store().list(layout.processed_prefix(department, label))
-        tasks.summarise_partition.fn(department, label, processed)
-        tasks.write_manifest.fn(department, label)
+        store = object_store.open_store(settings_module.get_settings())
+        raw = [steps.snapshot(store, steps.snapshot_step(department, label, source),
+                              timeout=30, deadline=120)["key"] for source in sources]  # fmt: skip
+        batches = [steps.process(store, steps.process_step(department, label, key))["key"]
+                   for key in raw]  # fmt: skip
+        reports = steps.summarise_partition(store, steps.summarise_step(department, label, batches))
+        keys = [*raw, *batches, reports["summary"], reports["report"]]
+        steps.write_manifest(store, steps.manifest_step(department, label, keys))
 
     runs = range(int(repeat))
-    results["processing: threads"] = [processing_on(ThreadPoolTaskRunner(max_workers=count))
-                                      for _ in runs]  # fmt: skip
+    results["processing: threads"] = [
+        processing_on(
+            PIPELINE_COMPUTE__RUNNER="threads", PIPELINE_FETCH__MAX_CONCURRENCY=str(count)
+        )
+        for _ in runs
+    ]
+    dask = {"PIPELINE_COMPUTE__RUNNER": "dask", "PIPELINE_COMPUTE__DASK_WORKERS": "2"}
+    results["processing: dask, cluster per run"] = [processing_on(**dask) for _ in runs]
     cluster = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
                "dashboard_address": None}  # fmt: skip
-    results["processing: dask, cluster per run"] = [
-        processing_on(DaskTaskRunner(cluster_kwargs=cluster)) for _ in runs
-    ]
     with LocalCluster(**cluster) as existing:  # type: ignore[no-untyped-call]
         results["processing: dask, existing cluster"] = [
-            processing_on(DaskTaskRunner(address=existing.scheduler_address)) for _ in runs
+            processing_on(**dask, PIPELINE_COMPUTE__DASK_ADDRESS=existing.scheduler_address)
+            for _ in runs
         ]
+    os.environ.update(PIPELINE_COMPUTE__RUNNER="threads")
     results["pipeline (Prefect, threads)"] = [
         timed(lambda: pipeline.pipeline(partition=partition(), sources=sources)) for _ in runs
     ]

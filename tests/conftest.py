@@ -15,18 +15,21 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from project import TEMPLATE, project_env, render, run
+from project import TEMPLATE, host_python, project_env, run
 
 COPIER_YML = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
 
 
 @pytest.fixture
-def render_project(tmp_path: Path):
-    """Render the template (never trusted) with the defaults plus the given answers."""
-    counter = iter(range(1000))
+def render_project(copie):
+    """Render the template at HEAD with pytest-copie: the defaults plus the given answers
+    (python_version defaults to this machine's Python)."""
 
     def _render(**answers: Any) -> Path:
-        return render(tmp_path / f"project{next(counter)}", answers)
+        result = copie.copy(extra_answers={"python_version": host_python(), **answers})
+        assert result.exception is None, result.exception
+        assert result.project_dir is not None
+        return Path(result.project_dir)
 
     return _render
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
 import yaml
-from copier import run_copy
-
-from conftest import TEMPLATE
 
 INVALID: list[tuple[dict[str, Any], str]] = [
     ({"project_name": "   "}, "cannot be empty"),
@@ -57,16 +54,14 @@ INVALID: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("answers", "message"), INVALID, ids=lambda v: repr(v)[:60])
 def test_an_invalid_answer_is_refused_and_nothing_is_written(
-    tmp_path: Path, answers: dict[str, Any], message: str
+    copie, answers: dict[str, Any], message: str
 ) -> None:
-    destination = tmp_path / "project"
-    with pytest.raises(ValueError, match=r"Validation error|Invalid choice") as info:
-        run_copy(
-            str(TEMPLATE), str(destination), data=answers, defaults=True,
-            unsafe=False, vcs_ref="HEAD", quiet=True,
-        )  # fmt: skip
-    assert message in str(info.value)
-    assert not destination.exists()
+    result = copie.copy(extra_answers=answers)
+    assert isinstance(result.exception, ValueError)
+    assert re.search(r"Validation error|Invalid choice", str(result.exception))
+    assert message in str(result.exception)
+    assert result.project_dir is None
+    assert [p for p in copie.test_dir.rglob("*") if p.is_file()] == []
 
 
 @pytest.mark.parametrize(

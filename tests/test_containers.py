@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from project import BIN, COMPOSE_BINARY, render
+from project import BIN, COMPOSE_BINARY
 
 POOLS = ("process", "docker", "kubernetes")
 STORAGES = ("none", "s3")
@@ -28,18 +28,12 @@ def tool(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def projects(tmp_path_factory: pytest.TempPathFactory):
-    cache: dict[tuple[str, str, str, str], Path] = {}
+@pytest.fixture
+def projects(render_project):
+    """A rendered project for a backend, pool, storage and CI answer."""
 
     def _get(backend: str, pool: str, storage: str = "none", ci: str = "github") -> Path:
-        key = (backend, pool, storage, ci)
-        if key not in cache:
-            cache[key] = render(
-                tmp_path_factory.mktemp("-".join(key)),
-                {"prefect_backend": backend, "work_pool_type": pool, "storage": storage, "ci": ci},
-            )
-        return cache[key]
+        return render_project(prefect_backend=backend, work_pool_type=pool, storage=storage, ci=ci)
 
     return _get
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from conftest import COPIER_YML, TEMPLATE
+from project import host_python
 
 QUESTIONS = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
 ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
@@ -29,10 +34,19 @@ def test_free_text_answers_are_validated() -> None:
     assert free_text == {name for name, q in ASKED.items() if "validator" in q}
 
 
-def test_no_feature_needs_trust() -> None:
+def test_no_feature_needs_trust(tmp_path: Path) -> None:
     for setting in ("_tasks", "_jinja_extensions", "_migrations"):
         assert setting not in COPIER_YML
     assert COPIER_YML["_subdirectory"] == "template"
+    # As a user runs it: the command line, without --trust.
+    copier = str(Path(sys.executable).with_name("copier"))
+    result = subprocess.run(
+        [copier, "copy", "--defaults", "--vcs-ref", "HEAD", "--data",
+         f"python_version={host_python()}", str(TEMPLATE), str(tmp_path / "p")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "p" / "prefect.yaml").exists()
     assert COPIER_YML["_min_copier_version"]
     assert "_message_after_copy" in COPIER_YML
 
@@ -40,7 +54,7 @@ def test_no_feature_needs_trust() -> None:
 def test_derived_values_are_never_asked_or_stored() -> None:
     derived = {name for name, q in QUESTIONS.items() if q.get("when") is False}
     assert {
-        "uses_image", "has_image", "storage_backend", "storage_extra", "default_department",
+        "image_pool", "has_dockerfile", "default_department",
         "image_extras", "host_extras", "image_registry", "k8s_namespace", "compose_project",
     } <= derived  # fmt: skip
     answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
@@ -48,8 +62,6 @@ def test_derived_values_are_never_asked_or_stored() -> None:
 
 
 def test_every_release_tag_has_a_changelog_entry() -> None:
-    import subprocess
-
     tags = subprocess.run(
         ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True, check=True
     ).stdout.split()

@@ -67,11 +67,17 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
 
     # Adding a department renders the skeleton and registers its deployments.
     refused = run(["make", "department", "NAME=marketing"], project, env=env, check=False)
-    assert "commit or stash your changes first" in refused.stdout  # uv.lock is new
+    assert refused.returncode != 0
+    (line,) = [line for line in refused.stdout.splitlines() if line.startswith("error:")]
+    assert "commit or stash these first" in line
+    assert "uv.lock is yours: commit it" in line  # the only dirty file: the new lock
     run(["git", "add", "uv.lock"], project, env=env)
     run(["git", "commit", "-qm", "Lock dependencies"], project, env=env)
     invalid = run(["make", "department", "NAME=Bad-Name"], project, env=env, check=False)
-    assert "not a valid department slug" in invalid.stdout
+    assert invalid.returncode != 0
+    assert "Traceback" not in invalid.stdout
+    assert "error: " in invalid.stdout
+    assert "not a valid department slug" in invalid.stdout  # copier's own validator
     added = run(["make", "department", "NAME=marketing"], project, env=env).stdout
     assert "Department 'marketing' added" in added
     package = next((project / "src").iterdir())

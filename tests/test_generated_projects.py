@@ -77,7 +77,7 @@ def test_missing_prerequisites_and_a_stopped_server_give_one_clear_line(
         errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
         assert "Traceback" not in result.stdout, (target, result.stdout)
         if target == "status":
-            assert "(not answering)" in result.stdout
+            assert "is not reachable" in result.stdout
         else:
             assert result.returncode != 0
             assert len(errors) == 1, (target, result.stdout)

@@ -28,38 +28,27 @@ PREFECT_PLACEHOLDER = re.compile(
 )
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory):
-    from project import render
+@pytest.fixture
+def rendered(render_project):
+    """A project for one backend x storage x pool combination, with two departments."""
 
-    cache: dict[tuple[str, str, str], Path] = {}
+    def _render(backend: str, storage: str, pool: str) -> Path:
+        return render_project(
+            prefect_backend=backend, storage=storage, work_pool_type=pool, departments=DEPARTMENTS
+        )
 
-    def _get(backend: str, storage: str, pool: str) -> Path:
-        key = (backend, storage, pool)
-        if key not in cache:
-            cache[key] = render(
-                tmp_path_factory.mktemp("-".join(key)),
-                {
-                    "prefect_backend": backend,
-                    "storage": storage,
-                    "work_pool_type": pool,
-                    "departments": DEPARTMENTS,
-                },
-            )
-        return cache[key]
-
-    return _get
+    return _render
 
 
 @pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids=["-".join(c) for c in MATRIX])
 def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     project = rendered(backend, storage, pool)
-    uses_image = pool != "process"
+    image_pool = pool != "process"
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert (answers["prefect_backend"], answers["storage"], answers["work_pool_type"]) == (
         backend, storage, pool,
     )  # fmt: skip
-    assert ("image_name" in answers) is uses_image
+    assert ("image_name" in answers) is image_pool
 
     # prefect.yaml: one deployment per department flow, image steps only for image pools
     prefect_yaml = yaml.safe_load((project / "prefect.yaml").read_text())
@@ -75,8 +64,8 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         assert f"department:{department}" in deployment["tags"]
         assert ("schedules" in deployment) is (stage == "pipeline")
         assert not {"build", "push"} & set(deployment)
-    has_image = uses_image or backend == "self_hosted"
-    if uses_image:
+    has_dockerfile = image_pool or backend == "self_hosted"
+    if image_pool:
         (build,) = prefect_yaml["build"]
         step = build["prefect_docker.deployments.steps.build_docker_image"]
         assert step["image_name"] == answers["image_name"]
@@ -93,16 +82,16 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
             assert (job_variables.get("volumes") == [volume]) is (storage == "none")
     else:
         assert not {"build", "push"} & set(prefect_yaml)
-    if has_image:
+    if has_dockerfile:
         pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
         assert pull["directory"] == "{{ $PIPELINE_WORKDIR }}"
         assert "PIPELINE_WORKDIR=/app" in (project / "Dockerfile.worker").read_text()
     else:
         assert "pull" not in prefect_yaml
-    assert (project / "Dockerfile.worker").exists() is has_image
-    assert (project / ".dockerignore").exists() is has_image
+    assert (project / "Dockerfile.worker").exists() is has_dockerfile
+    assert (project / ".dockerignore").exists() is has_dockerfile
     assert (project / "compose.yaml").exists() is (backend == "self_hosted")
-    assert (project / ".github/workflows/deploy.yml").exists() is uses_image
+    assert (project / ".github/workflows/deploy.yml").exists() is image_pool
     kubernetes = project / "deploy" / "kubernetes"
     assert kubernetes.exists() is (pool == "kubernetes")
     if pool == "kubernetes":
@@ -114,19 +103,33 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
 
     # dependencies and install
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    extras = {"s3", "gcs", "azure"} | ({"docker"} if uses_image else set())
+    extras = ({storage} - {"none"}) | ({"docker"} if image_pool else set())
     extras |= {"kubernetes"} if pool == "kubernetes" else set()
     extras |= {"server"} if backend == "self_hosted" else set()
-    assert set(pyproject["project"]["optional-dependencies"]) == extras
+    assert set(pyproject["project"].get("optional-dependencies", {})) == extras
     assert any(dep.startswith("prefect>=3") for dep in pyproject["project"]["dependencies"])
     makefile = (project / "Makefile").read_text()
     assert ("EXTRAS := --extra " + storage in makefile) is (storage != "none")
-    settings = (project / "src" / answers["package_name"] / "settings.py").read_text()
+    package = project / "src" / answers["package_name"]
+    settings = (package / "settings.py").read_text()
+    backends = '"local"' if storage == "none" else f'"local", "{storage}"'
+    assert f"StorageBackend = Literal[{backends}]" in settings  # only what the project can use
     assert f'backend: StorageBackend = "{"local" if storage == "none" else storage}"' in settings
+    # One module per storage back end, and only the chosen one.
+    assert {p.name for p in package.glob("storage_*.py")} == (
+        set() if storage == "none" else {f"storage_{storage}.py"}
+    )
+    ops = {p.name for p in (package / "ops").glob("*.py")}
+    assert ("stack.py" in ops) is (backend != "self_hosted")
+    assert ("env_file.py" in ops) is (backend == "self_hosted")
+    assert ("healthcheck.py" in ops) is has_dockerfile
+    assert ("kubernetes.py" in ops) is (pool == "kubernetes")
 
     # backend wiring
-    assert ("$(OPS).stack up --server" in makefile) is (backend == "local")
-    assert ("$(OPS).stack up --cloud" in makefile) is (backend == "cloud")
+    assert ("$(OPS).stack up" in makefile) is (backend != "self_hosted")
+    if backend != "self_hosted":  # a server of its own for local, only a worker for Cloud
+        stack = (package / "ops" / "stack.py").read_text()
+        assert ("def start_server" in stack) is (backend == "local")
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
     assert (project / "prefect.toml").exists() is (backend != "cloud")
     env_example = (project / ".env.example").read_text()
@@ -158,19 +161,19 @@ def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, po
 
 
 @pytest.mark.parametrize("task_runner", ["threads", "dask"])
-def test_the_task_runner_answer_wires_the_processing_stage(tmp_path, task_runner: str) -> None:
-    from project import render
-
-    project = render(tmp_path / "p", {"task_runner": task_runner})
+def test_the_task_runner_answer_wires_the_processing_stage(
+    render_project, task_runner: str
+) -> None:
+    project = render_project(task_runner=task_runner)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     package = project / "src" / answers["package_name"]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    extras = pyproject["project"]["optional-dependencies"]
+    extras = pyproject["project"].get("optional-dependencies", {})
     assert ("dask" in extras) is (task_runner == "dask")
-    runtime = (package / "runtime.py").read_text()
-    assert ("DaskTaskRunner" in runtime) is (task_runner == "dask")
-    processing = (package / "flows/sales/processing.py").read_text()
-    assert "task_runner=compute_task_runner()" in processing
+    runners = (package / "task_runners.py").read_text()
+    assert ("DaskTaskRunner" in runners) is (task_runner == "dask")
+    stages = (package / "stages.py").read_text()
+    assert 'compute_task_runner(settings), task, "raw_key"' in stages
     assert (project / "tests/flows/test_dask.py").exists() is (task_runner == "dask")
     assert ("--extra dask" in (project / "Makefile").read_text()) is (task_runner == "dask")
 
@@ -193,11 +196,19 @@ def test_every_make_target_runs_its_own_command(
     helped = run_make(project, "help")
     assert helped.returncode == 0, helped.stderr
     targets = re.findall(r"^  (?:\x1b\[36m)?([a-z0-9-]+)", helped.stdout, re.MULTILINE)
-    expected = {"help", "install", "lint", "format", "test", "up", "down", "status", "logs",
+    expected = {"help", "install", "lint", "format", "test", "check", "up", "down", "status",
+                "logs",
                 "deploy", "run", "blocks", "update", "department"}  # fmt: skip
     expected |= {"destroy"} if backend == "self_hosted" else set()
     expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
     assert set(targets) == expected
+
+    # update and department run without syncing the environment: it must exist.
+    no_venv = run_make(project, "-n", "update")
+    assert no_venv.returncode != 0
+    assert ".venv not found: run `make install` first" in no_venv.stderr
+    (project / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    (project / ".venv" / "bin" / "python").touch()
 
     # Each verb runs its own command and no other target's recipe leaks into it.
     ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
@@ -207,9 +218,9 @@ def test_every_make_target_runs_its_own_command(
         assert result.returncode == 0, (target, result.stderr)
         if module:
             assert f"-m {package}.ops.{module}" in result.stdout, (target, result.stdout)
-        assert "add_department" not in result.stdout, target
+        assert "update --department" not in result.stdout, target
     missing = run_make(project, "-n", "department")
     assert missing.returncode != 0
     assert "NAME is required" in missing.stderr
     added = run_make(project, "-n", "department", "NAME=marketing")
-    assert f"-m {package}.ops.add_department marketing" in added.stdout
+    assert f"-m {package}.ops.update --department marketing" in added.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from copier import run_copy, run_update
+from copier import run_update
 
 from project import TEMPLATE, git_commit_all, host_python, run
 
@@ -71,13 +71,22 @@ def template_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def copy_at(template: Path, destination: Path, ref: str, **answers: object) -> Path:
-    run_copy(
-        str(template), str(destination), data={"python_version": host_python(), **answers},
-        defaults=True, unsafe=False, vcs_ref=ref, quiet=True,
-    )  # fmt: skip
-    git_commit_all(destination, f"Generated at {ref}")
-    return destination
+@pytest.fixture
+def copy_at(copie, template_versions: Path):
+    """`copie.copy` of a tagged template version, committed as a user would."""
+
+    def _copy(ref: str, **answers: object) -> Path:
+        result = copie.copy(
+            extra_answers={"python_version": host_python(), **answers},
+            template_dir=template_versions,
+            vcs_ref=ref,
+        )
+        assert result.exception is None, result.exception
+        project = Path(result.project_dir)
+        git_commit_all(project, f"Generated at {ref}")
+        return project
+
+    return _copy
 
 
 def conflicts(project: Path) -> list[str]:
@@ -101,10 +110,8 @@ def files(project: Path) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("update")
-def test_make_update_keeps_user_edits_and_brings_template_changes(
-    template_versions: Path, tmp_path: Path, make
-) -> None:
-    project = copy_at(template_versions, tmp_path / "project", "v1.0.0")
+def test_make_update_keeps_user_edits_and_brings_template_changes(copy_at, make) -> None:
+    project = copy_at("v1.0.0")
     package = project / "src" / next((project / "src").iterdir()).name
     make(project, "install")
     run(["git", "add", "uv.lock"], project)
@@ -133,13 +140,13 @@ def test_make_update_keeps_user_edits_and_brings_template_changes(
 
     dirty = make(project, "update", check=False)
     assert dirty.returncode != 0
-    assert "commit or stash your changes first" in dirty.stdout
+    assert "commit or stash these first" in dirty.stdout
     git_commit_all(project, "User edits")
     make(project, "department", "NAME=marketing")
     git_commit_all(project, "Add the marketing department")
 
     updated = make(project, "update", "COPIER_ARGS=--defaults --vcs-ref=v1.1.0").stdout
-    assert "Updated from v1.0.0 to v1.1.0" in updated
+    assert "Template v1.0.0 -> v1.1.0" in updated
     assert conflicts(project) == []
 
     # Every user edit is intact.
@@ -173,13 +180,11 @@ def test_make_update_keeps_user_edits_and_brings_template_changes(
     assert git(project, "status", "--porcelain") == ""
 
 
-def test_an_update_without_user_edits_equals_a_fresh_copy(
-    template_versions: Path, tmp_path: Path
-) -> None:
-    updated = copy_at(template_versions, tmp_path / "updated", "v1.0.0", departments=["a", "b"])
+def test_an_update_without_user_edits_equals_a_fresh_copy(copy_at) -> None:
+    updated = copy_at("v1.0.0", departments=["a", "b"])
     run_update(str(updated), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.1.0",
                quiet=True)  # fmt: skip
-    fresh = copy_at(template_versions, tmp_path / "fresh", "v1.1.0", departments=["a", "b"])
+    fresh = copy_at("v1.1.0", departments=["a", "b"])
 
     assert files(updated) == files(fresh)
     different = [f for f in sorted(files(fresh)) if not filecmp.cmp(updated / f, fresh / f, False)]
@@ -188,10 +193,8 @@ def test_an_update_without_user_edits_equals_a_fresh_copy(
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("update-answers")
-def test_changing_answers_adds_and_removes_exactly_the_right_files(
-    template_versions: Path, tmp_path: Path, make
-) -> None:
-    project = copy_at(template_versions, tmp_path / "project", "v1.1.0")
+def test_changing_answers_adds_and_removes_exactly_the_right_files(copy_at, make) -> None:
+    project = copy_at("v1.1.0")
     package = next((project / "src").iterdir()).name
     before = files(project)
 
@@ -202,7 +205,7 @@ def test_changing_answers_adds_and_removes_exactly_the_right_files(
 
     after = files(project)
     assert after - before == {
-        f"src/{package}/bucket.py",
+        f"src/{package}/storage_s3.py",
         "tests/unit/test_bucket.py",
     }
     assert before - after == {"prefect.toml"}

@@ -13,7 +13,7 @@ from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging import get_logger
 
-from .runtime import ALERTS_BLOCK
+from .block_names import ALERTS
 
 
 def failure_message(flow_name: str, run_name: str, state: State[Any]) -> tuple[str, str]:
@@ -28,9 +28,7 @@ def failure_message(flow_name: str, run_name: str, state: State[Any]) -> tuple[s
 def alert_on_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Send an alert if an alerts block exists; without one, do nothing."""
     try:
-        block = cast(
-            CustomWebhookNotificationBlock, CustomWebhookNotificationBlock.load(ALERTS_BLOCK)
-        )
+        block = cast(CustomWebhookNotificationBlock, CustomWebhookNotificationBlock.load(ALERTS))
     except ValueError:  # no such block: alerts are not configured
         return
     subject, body = failure_message(flow.name, flow_run.name, state)

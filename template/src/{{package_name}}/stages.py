@@ -1,62 +1,53 @@
 """The three stages every department runs, written once.
 
 Each department's flows (`flows/<department>/`) are thin: they name the flow,
-choose its sources and call one of these functions inside the flow.
+choose its sources and call one of these functions inside the flow. A stage reads
+the settings when it runs, fans its tasks out on a task runner built from them,
+and reports how many units ran and how many were already done.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, cast
 
 from prefect import Task, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.futures import PrefectFuture
-from prefect.utilities.annotations import NotSet
+from prefect.task_runners import TaskRunner
 
 from .core import layout
 from .core.sources import source_name
-from .core.storage import StoredObject
-from .core.summary import Summary, category_rows, render_markdown
-from .runtime import object_store, result_storage
+from .core.summary import Summary, category_rows, summary_from_json
+from .object_store import open_store
+from .settings import get_settings
+from .task_runners import compute_task_runner, io_task_runner
 from .tasks import (
-    ProcessedObject,
-    list_objects,
+    Result,
+    fetch_options,
     process_snapshot,
-    process_snapshot_outputs,
+    processing_options,
     snapshot_source,
-    snapshot_source_outputs,
     summarise_partition,
-    summarise_partition_outputs,
     write_manifest,
 )
-
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class IngestionReport:
     department: str
     partition: str
-    snapshots: tuple[StoredObject, ...]
+    snapshots: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class ProcessingReport:
     department: str
     partition: str
-    batches: tuple[ProcessedObject, ...]
-
-    @property
-    def records(self) -> int:
-        return sum(batch.records for batch in self.batches)
-
-    @property
-    def rejected(self) -> int:
-        return sum(batch.rejected for batch in self.batches)
+    batches: tuple[str, ...]
+    records: int
+    rejected: int
 
 
 @dataclass(frozen=True)
@@ -64,46 +55,24 @@ class AnalysisReport:
     department: str
     partition: str
     summary: Summary
-    outputs: tuple[StoredObject, ...]
-    manifest: StoredObject
     locations: dict[str, str]
 
 
-def _run_each(
-    task: Task[..., R],
-    outputs: Callable[[str, str, str], list[str]],
-    department: str,
-    partition: str,
-    items: list[str],
-    *,
-    refresh: bool,
-) -> list[R]:
-    """Run `task(department, partition, item)` for every item, concurrently.
-
-    Items whose outputs are all stored may come from the cache; the others run
-    with `refresh_cache`, which executes them and replaces their cache record.
-    """
-    store = object_store()
-    storage = result_storage()  # resolved at run time, from this process's settings
-    missing = {
-        item
-        for item in items
-        if refresh or not all(store.exists(key) for key in outputs(department, partition, item))
+def _fan_out(
+    runner: TaskRunner[Any], task: Task[..., Result], item: str, items: list[str],
+    department: str, partition: str, refresh: bool,
+) -> list[Result]:  # fmt: skip
+    """Run `task` once per item, concurrently, and log how many units were already done."""
+    parameters = {
+        "department": unmapped(department),
+        "partition": unmapped(partition),
+        item: items,
+        "refresh": unmapped(refresh),
     }
-    futures: dict[str, PrefectFuture[R]] = {}
-    for group, overwrite in (
-        ([i for i in items if i in missing], True),
-        ([i for i in items if i not in missing], NotSet),
-    ):
-        if group:
-            configured = task.with_options(result_storage=storage, refresh_cache=overwrite)
-            mapped = configured.map(unmapped(department), unmapped(partition), group)
-            futures.update(zip(group, mapped, strict=True))
-    results = [futures[item].result() for item in items]
-    cached = sum(future.state.name == "Cached" for future in futures.values())
-    get_run_logger().info(
-        "%s: %d run, %d reused from the cache", task.name, len(items) - cached, cached
-    )
+    with runner:
+        results = [future.result() for future in runner.map(cast(Any, task), parameters)]
+    reused = sum(result["reused"] for result in results)
+    get_run_logger().info("%s: %d run, %d already done", task.name, len(items) - reused, reused)
     return results
 
 
@@ -122,30 +91,40 @@ def ingest(
     clashes = [name for name, n in Counter(map(source_name, sources)).items() if n > 1]
     if clashes:
         raise ValueError(f"{department}: several sources share the file name(s) {clashes}")
-    snapshots = tuple(
-        _run_each(
-            snapshot_source,
-            snapshot_source_outputs,
-            department,
-            partition,
-            sources,
-            refresh=refresh,
-        )
+    settings = get_settings()
+    task = snapshot_source.with_options(**fetch_options(settings))
+    results = _fan_out(
+        io_task_runner(settings), task, "source", sources, department, partition, refresh
     )
-    get_run_logger().info("%s/%s: %d source(s) snapshotted", department, partition, len(snapshots))
-    return IngestionReport(department=department, partition=partition, snapshots=snapshots)
+    get_run_logger().info("%s/%s: %d source(s) snapshotted", department, partition, len(results))
+    return IngestionReport(department, partition, tuple(r["key"] for r in results))
 
 
-def process(department: str, partition: str | None, *, refresh: bool = False) -> ProcessingReport:
-    """Validate and clean every raw snapshot of the partition."""
+def process(
+    department: str,
+    partition: str | None,
+    raw_keys: list[str] | None = None,
+    *,
+    refresh: bool = False,
+) -> ProcessingReport:
+    """Validate and clean the given raw snapshots (default: every one of the partition)."""
     partition = layout.resolve_partition(partition)
-    raw_keys = list_objects(layout.raw_prefix(department, partition))
+    settings = get_settings()
+    if raw_keys is None:
+        raw_keys = open_store(settings).list(layout.raw_prefix(department, partition))
     if not raw_keys:
         raise ValueError(f"{department}/{partition}: no raw snapshots; run the ingestion first")
-    batches = _run_each(
-        process_snapshot, process_snapshot_outputs, department, partition, raw_keys, refresh=refresh
+    task = process_snapshot.with_options(**processing_options(settings))
+    results = _fan_out(
+        compute_task_runner(settings), task, "raw_key", raw_keys, department, partition, refresh
     )
-    report = ProcessingReport(department=department, partition=partition, batches=tuple(batches))
+    report = ProcessingReport(
+        department,
+        partition,
+        batches=tuple(r["key"] for r in results),
+        records=sum(r["records"] for r in results),
+        rejected=sum(r["rejected"] for r in results),
+    )
     get_run_logger().info(
         "%s/%s: %d record(s) kept, %d rejected",
         department,
@@ -156,52 +135,59 @@ def process(department: str, partition: str | None, *, refresh: bool = False) ->
     return report
 
 
-def analyse(department: str, partition: str | None, *, refresh: bool = False) -> AnalysisReport:
-    """Summarise the partition, write its reports and manifest, publish artifacts."""
+def analyse(
+    department: str,
+    partition: str | None,
+    processed_keys: list[str] | None = None,
+    *,
+    refresh: bool = False,
+) -> AnalysisReport:
+    """Summarise the given processed batches (default: every one of the partition),
+    write the reports and the manifest, publish artifacts."""
     partition = layout.resolve_partition(partition)
-    processed_keys = list_objects(layout.processed_prefix(department, partition))
+    settings = get_settings()
+    store = open_store(settings)
+    if processed_keys is None:
+        processed_keys = store.list(layout.processed_prefix(department, partition))
     if not processed_keys:
         raise ValueError(
             f"{department}/{partition}: no processed batches; run the processing first"
         )
-    store = object_store()
-    stale = refresh or not all(
-        store.exists(key) for key in summarise_partition_outputs(department, partition)
+    options = processing_options(settings)
+    reports = summarise_partition.with_options(**options)(
+        department, partition, processed_keys, refresh
     )
-    reports = summarise_partition.with_options(
-        result_storage=result_storage(), refresh_cache=True if stale else NotSet
-    )(department, partition, processed_keys)
-    manifest = write_manifest(department, partition)
+    objects = [
+        *store.list(layout.raw_prefix(department, partition)),
+        *processed_keys,
+        reports["summary"],
+        reports["report"],
+    ]
+    manifest = write_manifest.with_options(**options)(department, partition, objects, refresh)
+    summary = summary_from_json(store.read(reports["summary"]))
     locations = {
-        "summary": store.location(reports.json.key),
-        "report": store.location(reports.markdown.key),
-        "manifest": store.location(manifest.key),
+        "summary": store.location(reports["summary"]),
+        "report": store.location(reports["report"]),
+        "manifest": store.location(manifest["key"]),
     }
-    publish_artifacts(reports.summary, locations)
+    publish_artifacts(summary, store.read(reports["report"]).decode(), locations)
     get_run_logger().info(
         "%s/%s: %d record(s), total %s; report at %s",
         department,
         partition,
-        reports.summary.records,
-        reports.summary.amount,
+        summary.records,
+        summary.amount,
         locations["report"],
     )
-    return AnalysisReport(
-        department=department,
-        partition=partition,
-        summary=reports.summary,
-        outputs=(reports.json, reports.markdown),
-        manifest=manifest,
-        locations=locations,
-    )
+    return AnalysisReport(department, partition, summary, locations)
 
 
-def publish_artifacts(summary: Summary, locations: dict[str, str]) -> None:
-    """A Markdown report and a per-category table, readable in the Prefect UI."""
+def publish_artifacts(summary: Summary, report: str, locations: dict[str, str]) -> None:
+    """The Markdown report and a per-category table, readable in the Prefect UI."""
     where = "\n".join(f"- {name}: `{location}`" for name, location in locations.items())
     create_markdown_artifact(
         key=artifact_key(summary.department, "report"),
-        markdown=f"{render_markdown(summary)}\n## Outputs\n\n{where}\n",
+        markdown=f"{report}\n## Outputs\n\n{where}\n",
         description=f"{summary.department} report for partition {summary.partition}",
     )
     create_table_artifact(

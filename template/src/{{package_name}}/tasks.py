@@ -1,55 +1,35 @@
-"""Prefect tasks: thin wrappers that add retries and caching to the core logic.
+"""Prefect tasks: the units of work of core/steps.py, each run through core/resume.py.
 
-Each task that writes an object has a cache key over its parameters and the
-fingerprints of the objects it reads, and an `*_outputs` function naming what it
-writes. The stages run a task with `refresh_cache` whenever one of its outputs is
-missing, so a rerun after a crash skips finished work, and deleting one output
-redoes exactly the task that wrote it.
+A task reads the settings when it runs, opens the store, and lets `run_step` decide
+whether its outputs are current: a finished unit is skipped and its recorded result
+returned (see core/resume.py for the rule). The retry policies come from the
+settings too, applied by the stages when they submit a task: `fetch_options` for
+the network, `processing_options` for the work on stored objects.
 
-Timeouts are enforced inside the I/O itself (per request and per whole download):
+Timeouts are enforced inside the I/O itself (per operation and per whole download):
 a task running in a worker thread cannot be interrupted from outside.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from prefect import Task, task
+from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
-from prefect.utilities.hashing import hash_objects
 
-from .core import layout
-from .core.manifest import build_manifest, describe
-from .core.records import SchemaError, parse_csv
-from .core.sources import SourceError, fetch_source, source_name
-from .core.storage import StoredObject, sha256_hex, write_once
-from .core.summary import Summary, render_markdown, summarise, summary_to_json
-from .core.transform import batch_from_json, batch_to_json, clean
-from .runtime import object_store
-from .settings import get_settings
+from . import block_names
+from .core import steps
+from .core.records import SchemaError
+from .core.resume import Step, code_fingerprint, run_step
+from .core.sources import SourceError
+from .core.storage import ObjectStore
+from .object_store import open_store
+from .settings import Settings, get_settings
 
-_fetch = get_settings().fetch
-
-
-def cache_key_over(
-    inputs: Callable[[dict[str, Any]], list[str]] = lambda _: [],
-) -> Callable[[TaskRunContext, dict[str, Any]], str | None]:
-    """A cache key over the task's code, its parameters and the objects it reads.
-
-    A changed input object (a re-fetched snapshot) changes the key, so the work
-    that depends on it runs again.
-    """
-
-    def cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-        store = object_store()
-        fingerprints = [store.fingerprint(key) for key in inputs(parameters)]
-        return hash_objects(context.task.task_key, parameters, fingerprints)
-
-    return cache_key
+Result = dict[str, Any]
 
 
 def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -65,113 +45,91 @@ def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State
     return False
 
 
-io_task_options: dict[str, Any] = {
-    "retries": _fetch.retries,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=_fetch.backoff_seconds),
-    "retry_jitter_factor": _fetch.jitter_factor,
-    "retry_condition_fn": retry_unless_permanent,
-    "persist_result": True,
-}
+def fetch_options(settings: Settings) -> dict[str, Any]:
+    """Fetches retry passing network faults, with exponential backoff and jitter."""
+    fetch = settings.fetch
+    return {
+        "retries": fetch.retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=fetch.backoff_seconds),
+        "retry_jitter_factor": fetch.jitter_factor,
+        "retry_condition_fn": retry_unless_permanent,
+    }
 
 
-def snapshot_source_outputs(department: str, partition: str, source: str) -> list[str]:
-    return [layout.raw_key(department, partition, source_name(source))]
+def processing_options(settings: Settings) -> dict[str, Any]:
+    """Work on stored objects retries rarely: a bad input fails the same way twice."""
+    return {
+        "retries": settings.processing.retries,
+        "retry_delay_seconds": settings.processing.retry_delay_seconds,
+        "retry_condition_fn": retry_unless_permanent,
+    }
 
 
-@task(name="snapshot-source", cache_key_fn=cache_key_over(), **io_task_options)
-def snapshot_source(department: str, partition: str, source: str) -> StoredObject:
+def fetch_headers(settings: Settings) -> dict[str, str] | None:
+    """The bearer token from the Secret block `make blocks` saves, else from the settings."""
+    try:
+        secret_block = cast(Secret[str], Secret.load(block_names.FETCH_TOKEN))
+        token: str | None = secret_block.get()
+    except ValueError:  # no such block: local development
+        secret = settings.fetch.auth_token
+        token = secret.get_secret_value() if secret else None
+    return {"Authorization": f"Bearer {token}"} if token else None
+
+
+def _resumed(
+    store: ObjectStore, step: Step, work: Callable[[], Result], code: Callable[..., Any], *,
+    refresh: bool,
+) -> Result:  # fmt: skip
+    result, reused = run_step(store, step, work, code=code_fingerprint(code), refresh=refresh)
+    return {**result, "reused": reused}
+
+
+@task(name="snapshot-source")
+def snapshot_source(department: str, partition: str, source: str, refresh: bool = False) -> Result:
     """Fetch one source and store its bytes as the partition's raw snapshot."""
-    token = _fetch.auth_token
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else None
-    data = fetch_source(
-        source,
-        timeout=_fetch.timeout_seconds,
-        deadline=_fetch.deadline_seconds,
-        headers=headers,
-    )
-    (key,) = snapshot_source_outputs(department, partition, source)
-    return write_once(object_store(), key, data)
+    settings = get_settings()
+    store = open_store(settings)
+    step = steps.snapshot_step(department, partition, source)
+
+    def work() -> Result:
+        return steps.snapshot(
+            store,
+            step,
+            timeout=settings.fetch.timeout_seconds,
+            deadline=settings.fetch.deadline_seconds,
+            headers=fetch_headers(settings),
+        )
+
+    return _resumed(store, step, work, steps.snapshot, refresh=refresh)
 
 
-@task(name="list-objects", **{**io_task_options, "persist_result": False})
-def list_objects(prefix: str) -> list[str]:
-    """Keys under a prefix."""
-    return object_store().list(prefix)
-
-
-@dataclass(frozen=True)
-class ProcessedObject:
-    """A processed batch as stored, with its record counts."""
-
-    stored: StoredObject
-    records: int
-    rejected: int
-
-
-def process_snapshot_outputs(department: str, partition: str, raw_key: str) -> list[str]:
-    return [layout.processed_key(department, partition, raw_key)]
-
-
-@task(
-    name="process-snapshot",
-    cache_key_fn=cache_key_over(inputs=lambda p: [p["raw_key"]]),
-    **io_task_options,
-)
-def process_snapshot(department: str, partition: str, raw_key: str) -> ProcessedObject:
+@task(name="process-snapshot")
+def process_snapshot(
+    department: str, partition: str, raw_key: str, refresh: bool = False
+) -> Result:
     """Validate and clean one raw snapshot into a processed batch."""
-    store = object_store()
-    data = store.read(raw_key)
-    batch = clean(
-        parse_csv(data),
-        source=raw_key.rsplit("/", 1)[-1],
-        raw_sha256=sha256_hex(data),
-    )
-    (key,) = process_snapshot_outputs(department, partition, raw_key)
-    stored = write_once(store, key, batch_to_json(batch))
-    return ProcessedObject(stored=stored, records=len(batch.records), rejected=len(batch.rejected))
+    store = open_store(get_settings())
+    step = steps.process_step(department, partition, raw_key)
+    return _resumed(store, step, lambda: steps.process(store, step), steps.process, refresh=refresh)
 
 
-@dataclass(frozen=True)
-class SummaryObjects:
-    """The summary and the two report objects written from it."""
-
-    summary: Summary
-    json: StoredObject
-    markdown: StoredObject
-
-
-def summarise_partition_outputs(department: str, partition: str) -> list[str]:
-    return list(layout.report_keys(department, partition))
-
-
-@task(
-    name="summarise-partition",
-    cache_key_fn=cache_key_over(inputs=lambda p: list(p["processed_keys"])),
-    **io_task_options,
-)
+@task(name="summarise-partition")
 def summarise_partition(
-    department: str, partition: str, processed_keys: list[str]
-) -> SummaryObjects:
-    """Add up every processed batch of the partition and write the reports."""
-    store = object_store()
-    batches = [batch_from_json(store.read(key)) for key in processed_keys]
-    summary = summarise(department, partition, batches)
-    json_key, markdown_key = summarise_partition_outputs(department, partition)
-    return SummaryObjects(
-        summary=summary,
-        json=write_once(store, json_key, summary_to_json(summary)),
-        markdown=write_once(store, markdown_key, render_markdown(summary).encode()),
-    )
+    department: str, partition: str, processed_keys: list[str], refresh: bool = False
+) -> Result:
+    """Add up the partition's processed batches and write its reports."""
+    store = open_store(get_settings())
+    step = steps.summarise_step(department, partition, processed_keys)
+    work = steps.summarise_partition
+    return _resumed(store, step, lambda: work(store, step), work, refresh=refresh)
 
 
-@task(name="write-manifest", **{**io_task_options, "persist_result": False})
-def write_manifest(department: str, partition: str) -> StoredObject:
+@task(name="write-manifest")
+def write_manifest(
+    department: str, partition: str, keys: list[str], refresh: bool = False
+) -> Result:
     """Record the SHA-256 of every object of the partition."""
-    store = object_store()
-    keys = [
-        *store.list(layout.raw_prefix(department, partition)),
-        *store.list(layout.processed_prefix(department, partition)),
-        *layout.report_keys(department, partition),
-    ]
-    manifest = build_manifest(department, partition, describe(store, keys))
-    return write_once(store, layout.manifest_key(department, partition), manifest)
+    store = open_store(get_settings())
+    step = steps.manifest_step(department, partition, keys)
+    work = steps.write_manifest
+    return _resumed(store, step, lambda: work(store, step), work, refresh=refresh)

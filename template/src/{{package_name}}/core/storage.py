@@ -1,8 +1,9 @@
 """Object storage behind one small interface, so flows never branch on the backend.
 
 Keys are relative POSIX paths such as `raw/sales/2026-01-31/orders.csv`. Every
-backend offers the same primitive operations; `write_once` adds the rule the
-pipeline relies on: an output whose content is already stored is never written again.
+backend offers the same operations, and every write is atomic: readers see the old
+object or the new one, never half of it. Keys with a part that starts with '.' (such
+as core/resume.py's records of finished work) are not listed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -21,16 +21,6 @@ class ObjectNotFoundError(KeyError):
 
 class InvalidKeyError(ValueError):
     """The key is not a clean relative path."""
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """An object as written (or found already written) by `write_once`."""
-
-    key: str
-    sha256: str
-    size: int
-    written: bool
 
 
 class ObjectStore(Protocol):
@@ -57,7 +47,7 @@ class ObjectStore(Protocol):
         ...
 
     def fingerprint(self, key: str) -> str | None:
-        """A cheap token that changes when the object changes; None if it is missing."""
+        """A token that changes when, and only when, the content changes; None if missing."""
         ...
 
     def location(self, key: str) -> str:
@@ -87,15 +77,6 @@ def validate_key(key: str) -> str:
 def join_key(*parts: str) -> str:
     """Join key parts with '/' and validate the result."""
     return validate_key("/".join(part.strip("/") for part in parts if part.strip("/")))
-
-
-def write_once(store: ObjectStore, key: str, data: bytes) -> StoredObject:
-    """Write the bytes unless the store already holds exactly them."""
-    digest = sha256_hex(data)
-    if store.exists(key) and sha256_hex(store.read(key)) == digest:
-        return StoredObject(key=key, sha256=digest, size=len(data), written=False)
-    store.write(key, data)
-    return StoredObject(key=key, sha256=digest, size=len(data), written=True)
 
 
 class LocalStore:
@@ -149,10 +130,9 @@ class LocalStore:
 
     def fingerprint(self, key: str) -> str | None:
         try:
-            stat = self._path(key).stat()
+            return sha256_hex(self._path(key).read_bytes())
         except FileNotFoundError:
             return None
-        return f"{stat.st_size}-{stat.st_mtime_ns}"
 
     def location(self, key: str) -> str:
         return str(self._path(key))

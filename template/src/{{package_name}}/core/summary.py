@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from .records import Record
 from .transform import ProcessedBatch, deduplicate
@@ -99,6 +100,33 @@ def summary_to_json(summary: Summary) -> bytes:
         "by_day": [_total_json(t) for t in summary.by_day],
     }
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _total_from_json(document: dict[str, Any]) -> Total:
+    return Total(
+        group=document["group"],
+        records=int(document["records"]),
+        quantity=int(document["quantity"]),
+        amount=Decimal(document["amount"]),
+    )
+
+
+def summary_from_json(data: bytes) -> Summary:
+    """Inverse of `summary_to_json`."""
+    document: dict[str, Any] = json.loads(data)
+    first, last = document["first_day"], document["last_day"]
+    return Summary(
+        department=document["department"],
+        partition=document["partition"],
+        sources=tuple(document["sources"]),
+        records=int(document["records"]),
+        rejected=int(document["rejected"]),
+        amount=Decimal(document["amount"]),
+        first_day=date.fromisoformat(first) if first else None,
+        last_day=date.fromisoformat(last) if last else None,
+        by_category=tuple(_total_from_json(t) for t in document["by_category"]),
+        by_day=tuple(_total_from_json(t) for t in document["by_day"]),
+    )
 
 
 def category_rows(summary: Summary) -> list[dict[str, str | int]]:

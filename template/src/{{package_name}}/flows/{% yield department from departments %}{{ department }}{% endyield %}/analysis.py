@@ -7,11 +7,16 @@ from . import DEPARTMENT
 
 
 @flow(name=f"{DEPARTMENT}-analysis")
-def analysis(partition: str | None = None, refresh: bool = False) -> AnalysisReport:
+def analysis(
+    partition: str | None = None,
+    processed_keys: list[str] | None = None,
+    refresh: bool = False,
+) -> AnalysisReport:
     """Summarise the partition and publish a report and a table as artifacts.
 
     Args:
         partition: the batch label, by default today's UTC date.
-        refresh: summarise again even where the reports exist.
+        processed_keys: the batches to add up; by default every one of the partition.
+        refresh: summarise again even where current reports exist.
     """
-    return analyse(DEPARTMENT, partition, refresh=refresh)
+    return analyse(DEPARTMENT, partition, processed_keys, refresh=refresh)

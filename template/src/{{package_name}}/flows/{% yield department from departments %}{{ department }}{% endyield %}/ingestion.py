@@ -2,12 +2,11 @@
 
 from prefect import flow
 
-from ...runtime import io_task_runner
 from ...stages import IngestionReport, ingest
 from . import DEMO_SOURCES, DEPARTMENT
 
 
-@flow(name=f"{DEPARTMENT}-ingestion", task_runner=io_task_runner())
+@flow(name=f"{DEPARTMENT}-ingestion")
 def ingestion(
     partition: str | None = None, sources: list[str] | None = None, refresh: bool = False
 ) -> IngestionReport:
@@ -16,6 +15,6 @@ def ingestion(
     Args:
         partition: the batch label, by default today's UTC date.
         sources: local paths or http(s) URLs; by default the bundled demo files.
-        refresh: fetch again even where a snapshot of the partition exists.
+        refresh: fetch again even where a current snapshot exists.
     """
     return ingest(DEPARTMENT, partition, list(sources or DEMO_SOURCES), refresh=refresh)

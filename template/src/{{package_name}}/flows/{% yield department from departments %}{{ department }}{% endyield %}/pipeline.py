@@ -2,6 +2,7 @@
 
 from prefect import flow
 
+from ...alerts import alert_on_failure
 from ...core.layout import resolve_partition
 from ...stages import AnalysisReport
 from . import DEPARTMENT
@@ -10,20 +11,25 @@ from .ingestion import ingestion
 from .processing import processing
 
 
-@flow(name=f"{DEPARTMENT}-pipeline")
+@flow(
+    name=f"{DEPARTMENT}-pipeline",
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def pipeline(
     partition: str | None = None, sources: list[str] | None = None, refresh: bool = False
 ) -> AnalysisReport:
     """Run the three stages as subflows on one partition.
 
-    A rerun of the same partition after a failure reuses every finished task.
+    Each stage works on exactly what the one before produced in this run. A rerun of
+    the same partition after a failure skips every unit of work already done.
 
     Args:
         partition: the batch label, by default today's UTC date.
         sources: local paths or http(s) URLs; by default the bundled demo files.
-        refresh: redo every stage even where its outputs exist.
+        refresh: redo every unit of work even where its outputs are current.
     """
     partition = resolve_partition(partition)
-    ingestion(partition=partition, sources=sources, refresh=refresh)
-    processing(partition=partition, refresh=refresh)
-    return analysis(partition=partition, refresh=refresh)
+    snapshots = ingestion(partition=partition, sources=sources, refresh=refresh)
+    batches = processing(partition=partition, raw_keys=list(snapshots.snapshots), refresh=refresh)
+    return analysis(partition=partition, processed_keys=list(batches.batches), refresh=refresh)

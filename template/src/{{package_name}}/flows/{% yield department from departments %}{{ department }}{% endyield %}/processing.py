@@ -2,17 +2,19 @@
 
 from prefect import flow
 
-from ...runtime import compute_task_runner
 from ...stages import ProcessingReport, process
 from . import DEPARTMENT
 
 
-@flow(name=f"{DEPARTMENT}-processing", task_runner=compute_task_runner())
-def processing(partition: str | None = None, refresh: bool = False) -> ProcessingReport:
-    """Turn every raw snapshot of the partition into a processed batch.
+@flow(name=f"{DEPARTMENT}-processing")
+def processing(
+    partition: str | None = None, raw_keys: list[str] | None = None, refresh: bool = False
+) -> ProcessingReport:
+    """Turn raw snapshots of the partition into processed batches.
 
     Args:
         partition: the batch label, by default today's UTC date.
-        refresh: process again even where a processed batch exists.
+        raw_keys: the snapshots to process; by default every one of the partition.
+        refresh: process again even where a current batch exists.
     """
-    return process(DEPARTMENT, partition, refresh=refresh)
+    return process(DEPARTMENT, partition, raw_keys, refresh=refresh)

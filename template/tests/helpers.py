@@ -1,41 +1,17 @@
-"""Shared fixtures: settings isolated per test, and a local HTTP source for fault tests."""
+"""Helpers the tests share: a local HTTP source, and sample CSV data."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import pytest
-
-# Set before the package is imported: task retry policies are read at import time.
-os.environ["PIPELINE_FETCH__BACKOFF_SECONDS"] = "0.05"
-os.environ["PIPELINE_FETCH__JITTER_FACTOR"] = "0"
-os.environ["PIPELINE_FETCH__RETRIES"] = "3"
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-{%- if task_runner == 'dask' %}
-# Flow tests count writes in this process; tests/flows/test_dask.py runs Dask on purpose.
-os.environ["PIPELINE_COMPUTE__RUNNER"] = "threads"
-{%- endif %}
-
-from {{ package_name }}.settings import Settings, get_settings
-
-# Tests never read a developer's .env (it may hold real endpoints and secrets).
-Settings.model_config["env_file"] = None
-
-
-@pytest.fixture(autouse=True)
-def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh local store per test."""
-    root = tmp_path / "data"
-    monkeypatch.setenv("PIPELINE_STORAGE__BACKEND", "local")
-    monkeypatch.setenv("PIPELINE_STORAGE__ROOT", str(root))
-    get_settings.cache_clear()
-    yield root
-    get_settings.cache_clear()
+CSV = (
+    b"record_id,occurred_on,category,quantity,unit_price\n"
+    b"A1,2026-01-02,Hardware,2,10.00\n"
+    b"A2,2026-01-03,software,1,5.50\n"
+    b"A3,not-a-date,software,1,5.50\n"
+)
 
 
 class SourceServer:
@@ -86,22 +62,3 @@ class SourceServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def source_server() -> Iterator[SourceServer]:
-    with SourceServer() as server:
-        yield server
-
-
-CSV = (
-    b"record_id,occurred_on,category,quantity,unit_price\n"
-    b"A1,2026-01-02,Hardware,2,10.00\n"
-    b"A2,2026-01-03,software,1,5.50\n"
-    b"A3,not-a-date,software,1,5.50\n"
-)
-
-
-@pytest.fixture
-def sample_csv() -> bytes:
-    return CSV

@@ -1,0 +1,10 @@
+"""Names of the Prefect blocks `make blocks` saves and the flows load at run time.
+
+Block names allow lowercase letters, digits and dashes: each is `<package>-...`.
+"""
+
+PREFIX = __name__.split(".", 1)[0].replace("_", "-")
+ALERTS = f"{PREFIX}-alerts"
+FETCH_TOKEN = f"{PREFIX}-fetch-auth-token"
+STORAGE = f"{PREFIX}-storage"
+STORAGE_CREDENTIALS = f"{PREFIX}-storage-credentials"
