@@ -51,5 +51,9 @@ format: $(SYNCED) ## Format the template's own Python
 bench: $(SYNCED) $(AZURITE) ## Print the benchmark figures (BENCH_ARGS="--only scale-out" for one section)
 	$(RUN) python scripts/bench.py $(BENCH_ARGS)
 
+docs: $(SYNCED) ## Regenerate docs/reference/questions.md from copier.yml, then build the site
+	$(RUN) python scripts/questions_reference.py
+	$(RUN) mkdocs build --strict --site-dir .cache/site
+
 clean: ## Remove the demo project and caches (not .venv)
 	rm -rf .demo .pytest_cache .ruff_cache

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 INVALID: list[tuple[dict[str, Any], str]] = [
     ({"project_name": "   "}, "cannot be empty"),
@@ -82,3 +88,14 @@ def test_names_are_derived_from_any_project_name(
     assert (answers["project_slug"], answers["package_name"]) == (slug, package)
     assert (project / "src" / package / "flows" / "sales" / "pipeline.py").exists()
     assert f'name = "{slug}"' in (project / "pyproject.toml").read_text()
+
+
+def test_pyproject_keeps_every_character_of_the_metadata(render_project) -> None:
+    description = 'Météo "live" feeds \\ back-slashed, 東京'
+    project = render_project(description=description, author_name='Zoë O\'Brien "ZO"')
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert "Météo" in text  # as UTF-8, not \\u escapes
+    assert "\\u" not in text
+    metadata = tomllib.loads(text)["project"]
+    assert metadata["description"] == description
+    assert metadata["authors"][0]["name"] == 'Zoë O\'Brien "ZO"'

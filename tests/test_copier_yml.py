@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,14 @@ def test_every_question_has_a_type_a_help_and_a_default() -> None:
         assert question.get("type") in {"str", "bool", "int", "float", "yaml", "json"}, name
         assert len(question.get("help", "")) > 20, name
         assert "default" in question, name
+
+
+def test_every_help_starts_with_one_short_complete_line() -> None:
+    """A terminal may show only the first line: it must say what the question is."""
+    for name, question in ASKED.items():
+        first = question["help"].splitlines()[0]
+        assert len(first) <= 72, (name, first)
+        assert first.endswith("."), (name, first)
 
 
 def test_free_text_answers_are_validated() -> None:
@@ -61,10 +70,16 @@ def test_derived_values_are_never_asked_or_stored() -> None:
     assert "_copier_answers" in answers_template
 
 
-def test_every_release_tag_has_a_changelog_entry() -> None:
-    tags = subprocess.run(
-        ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True, check=True
-    ).stdout.split()
+def test_release_tags_and_the_changelog_are_in_step() -> None:
+    """Each vX.Y.Z tag has a CHANGELOG entry and each entry a tag: `copier copy` and
+    `copier update` move between these versions."""
+    tags = set(
+        subprocess.run(
+            ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True,
+            check=True,
+        ).stdout.split()
+    )  # fmt: skip
     changelog = (TEMPLATE / "CHANGELOG.md").read_text()
-    for tag in tags:
-        assert f"## [{tag.removeprefix('v')}]" in changelog, tag
+    entries = {f"v{version}" for version in re.findall(r"^## \[(\d+\.\d+\.\d+)\]", changelog, re.M)}
+    assert tags, "no release tag: copier would render whatever HEAD is"
+    assert tags == entries

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import screenshots
 from project import TEMPLATE, free_port, run
 
 
@@ -51,16 +52,47 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     api = f"http://127.0.0.1:{port}/api"
     runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
     assert sorted(r["state"]["type"] for r in runs) == ["COMPLETED"] * 4
+
+    # The README's pictures: the UI in headless Chromium, each page showing what it is for.
+    pictures = screenshots.take(f"http://127.0.0.1:{port}")
+    assert [p.name for p in pictures] == ["ui-runs.png", "ui-flow-run.png", "ui-report.png"]
+    for picture in pictures:
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert picture.stat().st_size > 20_000, picture  # a page, not a blank
     artifacts = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
     assert {a["key"] for a in artifacts} >= {"sales-report", "sales-categories"}
     deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
     assert len(deployments) == 4
 
+    # REFRESH=1 redoes every unit; SOURCES= reads other sources; a failed run shows why.
+    raw = sorted(project.glob("data/raw/sales/*/*.csv"))
+    written = {path: path.stat().st_mtime_ns for path in raw}
+    run(["make", "run"], project, env=env)
+    assert {path: path.stat().st_mtime_ns for path in raw} == written  # nothing redone
+    refreshed = run(["make", "run", "REFRESH=1"], project, env=env).stdout
+    assert "(refresh)" in refreshed
+    assert all(path.stat().st_mtime_ns != written[path] for path in raw)  # everything redone
+    source = tmp_path / "extra.csv"
+    source.write_text(
+        "record_id,occurred_on,category,quantity,unit_price\nX1,2026-02-01,tools,3,2.50\n"
+    )
+    custom = run(["make", "run", f"SOURCES={source}", "PARTITION=custom"], project, env=env)
+    report = re.search(r"^\s+report\s+(\S+)$", custom.stdout, re.MULTILINE)
+    assert report is not None
+    assert "extra.csv" in Path(report.group(1)).read_text()
+    failed = run(["make", "run", "SOURCES=/nonexistent/orders.csv", "PARTITION=broken"], project,
+                 env=env, check=False)  # fmt: skip
+    assert failed.returncode != 0
+    assert "The end of sales-ingestion's log:" in failed.stdout
+    assert "source file not found: /nonexistent/orders.csv" in failed.stdout
+    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("error:")]
+    assert f"see http://127.0.0.1:{port}/runs/flow-run/" in line
+
     status = run(["make", "status"], project, env=env).stdout
-    assert re.search(r"^server\s+running", status, re.MULTILINE)
-    assert re.search(r"^worker\s+running", status, re.MULTILINE)
-    assert "(healthy)" in status
-    assert "(a worker is online)" in status
+    assert re.search(r"^server: running", status, re.MULTILINE)
+    assert re.search(r"^worker: running", status, re.MULTILINE)
+    assert "answers and accepts the credentials" in status
+    assert "a worker is online" in status
     logs = run(["make", "logs"], project, env=env).stdout
     assert "==> .run/server.log <==" in logs
     assert "==> .run/worker.log <==" in logs

@@ -36,6 +36,14 @@ def test_the_site_builds_strictly_with_every_question_documented(tmp_path: Path)
         assert (site / page_name / "index.html").exists()
 
 
+def test_the_question_reference_in_the_repository_is_current() -> None:
+    check = subprocess.run(
+        [sys.executable, str(TEMPLATE / "scripts/questions_reference.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+
+
 def getting_started_commands() -> list[str]:
     text = (DOCS / "getting-started.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
@@ -48,21 +56,26 @@ def test_every_getting_started_command_runs(tmp_path: Path, stopped_afterwards) 
     """Run the page's commands in order, as a newcomer would.
 
     `make demo` has its own end-to-end test (test_demo.py). The others run here
-    verbatim, with three substitutions a test needs: the template is this checkout
-    (at HEAD, answering with the defaults), `pip install` targets a throwaway
-    virtualenv, and `.env` moves the local server to a free port.
+    verbatim, with the substitutions a test needs: the template is this checkout (at
+    HEAD, answering with the defaults, so no clone), tools install into throwaway
+    folders, and `.env` moves the local server to a free port.
     """
     commands = [c for c in getting_started_commands() if c and c != "make demo"]
-    assert commands[:2] == [
-        "pip install copier",
-        "copier copy gh:<owner>/copier-prefect-starter my-pipelines",
+    assert commands[:4] == [
+        "pip install uv",
+        "uv tool install copier",
+        "git clone https://github.com/<owner>/copier-prefect-starter.git",
+        'copier copy "$PWD/copier-prefect-starter" my-pipelines',
     ]
     env = project_env()
     venv = tmp_path / "tools"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env.update(UV_TOOL_DIR=str(tmp_path / "uv-tools"), UV_TOOL_BIN_DIR=str(venv / "bin"))
     env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
     cwd = tmp_path
     for command in commands:
+        if command.startswith("git clone "):
+            continue  # this checkout is the clone
         if command.startswith("cd "):
             cwd = cwd / command[3:]
             stopped_afterwards.append(cwd)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from project import free_port, git_commit_all, run, set_api_port
+from project import free_port, git_commit_all, run, set_api_port, uv_binary
 
 # A representative subset of the answer space; the render matrix covers the rest.
 PROJECTS: dict[str, dict[str, Any]] = {
@@ -82,3 +83,55 @@ def test_missing_prerequisites_and_a_stopped_server_give_one_clear_line(
             assert result.returncode != 0
             assert len(errors) == 1, (target, result.stdout)
             assert "is not reachable" in errors[0]
+
+
+def interpreter(version: str) -> str:
+    """This machine's CPython X.Y (pyenv builds), for UV_PYTHON."""
+    found = sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob(
+        f"versions/{version}.*/bin/python{version}"))  # fmt: skip
+    if not found:
+        message = f"no CPython {version} on this machine (pyenv install {version})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return str(found[-1])
+
+
+# Every python_version answer, each with a name that sorts its package differently
+# against `tests` (the import order of the generated tests must not depend on it).
+PYTHONS = {"3.10": "x", "3.11": "Warehouse ETL", "3.12": "Acme Data Pipelines", "3.13": "Ab"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("python_version", "project_name"), PYTHONS.items())
+def test_every_python_version_installs_and_lints(
+    render_project, make, python_version: str, project_name: str
+) -> None:
+    project: Path = render_project(python_version=python_version, project_name=project_name)
+    git_commit_all(project, "rendered")
+    uv_python = {"UV_PYTHON": interpreter(python_version), "UV_PYTHON_DOWNLOADS": "never"}
+
+    make(project, "install", "lint", extra_env=uv_python)
+
+    assert (project / ".python-version").read_text().strip() == python_version
+    venv = run([str(project / ".venv/bin/python"), "-c", "import sys; print(sys.version)"],
+               project).stdout  # fmt: skip
+    assert venv.startswith(f"{python_version}.")
+
+
+@pytest.mark.slow
+def test_a_missing_python_is_one_line_not_a_download(render_project, make, tmp_path) -> None:
+    project: Path = render_project(python_version="3.13")
+    # A PATH with uv and the system tools only, no Python 3.13, and downloads off.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").symlink_to(uv_binary())
+    result = make(project, "install", check=False, extra_env={
+        "PATH": f"{bin_dir}:/usr/bin:/bin", "UV_PYTHON_DOWNLOADS": "never",
+        "UV_PYTHON_INSTALL_DIR": str(tmp_path / "pythons"), "UV": str(bin_dir / "uv"),
+    })  # fmt: skip
+    assert result.returncode != 0
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: Python 3.13 (.python-version) is not installed"), line
+    assert "Traceback" not in result.stdout
+    assert not (project / ".venv").exists()

@@ -49,6 +49,9 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         backend, storage, pool,
     )  # fmt: skip
     assert ("image_name" in answers) is image_pool
+    if image_pool:  # a Cloud user's workers cannot pull from a registry on localhost
+        registry = "ghcr.io/your-org/" if backend == "cloud" else "localhost:5000/"
+        assert answers["image_name"].startswith(registry)
 
     # prefect.yaml: one deployment per department flow, image steps only for image pools
     prefect_yaml = yaml.safe_load((project / "prefect.yaml").read_text())
@@ -195,10 +198,10 @@ def test_every_make_target_runs_its_own_command(
     package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
     helped = run_make(project, "help")
     assert helped.returncode == 0, helped.stderr
+    assert "\x1b" not in helped.stdout  # no colour codes when the output is not a terminal
     targets = re.findall(r"^  (?:\x1b\[36m)?([a-z0-9-]+)", helped.stdout, re.MULTILINE)
     expected = {"help", "install", "lint", "format", "test", "check", "up", "down", "status",
-                "logs",
-                "deploy", "run", "blocks", "update", "department"}  # fmt: skip
+                "logs", "deploy", "pool", "run", "blocks", "update", "department"}  # fmt: skip
     expected |= {"destroy"} if backend == "self_hosted" else set()
     expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
     assert set(targets) == expected

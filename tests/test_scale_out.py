@@ -1,4 +1,4 @@
-"""The Kubernetes pool's template reaches a real Prefect server through `make blocks`.
+"""The Kubernetes pool's template reaches a real Prefect server through `make pool`.
 
 The template and manifests are validated offline by the generated project's own
 tests (tests/test_kubernetes.py, run in test_generated_projects.py), and the Dask
@@ -18,7 +18,7 @@ from services import api_healthy, start, stop_group, wait_for
 
 
 @pytest.mark.slow
-def test_make_blocks_creates_and_updates_the_kubernetes_pool_with_its_template(
+def test_make_pool_creates_and_updates_the_kubernetes_pool_with_its_template(
     render_project, make, env: dict[str, str], tmp_path: Path
 ) -> None:
     project: Path = render_project(work_pool_type="kubernetes", ci="none")
@@ -37,19 +37,17 @@ def test_make_blocks_creates_and_updates_the_kubernetes_pool_with_its_template(
     )  # fmt: skip
     try:
         wait_for(api_healthy(api), "Prefect API", 180, server)
-        created = make(project, "blocks").stdout
-        assert "create    work pool 'acme-data-pipelines-kubernetes'" in created
+        created = make(project, "pool").stdout
+        assert "created work pool 'acme-data-pipelines-kubernetes' (kubernetes)" in created
         pool = httpx.get(f"{api}/work_pools/acme-data-pipelines-kubernetes", timeout=10).json()
         assert pool["type"] == "kubernetes"
         assert pool["base_job_template"] == template
-        assert "unchanged work pool" in make(project, "blocks").stdout
+        assert "is up to date" in make(project, "pool").stdout
 
-        # A change to the project's template is a pending update, applied by make blocks.
+        # A change to the project's template reaches the pool with the next make pool.
         template["variables"]["properties"]["cpu_request"]["default"] = "750m"
         template_file.write_text(json.dumps(template, indent=2))
-        preview = make(project, "blocks", "DRY_RUN=1").stdout
-        assert "update    work pool" in preview
-        make(project, "blocks")
+        assert "updated the job template" in make(project, "pool").stdout
         pool = httpx.get(f"{api}/work_pools/acme-data-pipelines-kubernetes", timeout=10).json()
         assert pool["base_job_template"]["variables"]["properties"]["cpu_request"]["default"] == (
             "750m"

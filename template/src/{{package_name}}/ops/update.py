@@ -132,6 +132,7 @@ def main(argv: list[str]) -> int:
     if left:
         print("Resolve the conflicts in these files, then commit:")
         print("\n".join(f"  {path}" for path in left))
+        print("Or abandon the update: git reset --hard && git clean -fd (your commits stay).")
         return 1
     if not args.department:
         if git("status", "--porcelain"):

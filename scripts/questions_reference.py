@@ -1,14 +1,24 @@
-"""MkDocs hook: render the question reference from copier.yml at build time."""
+"""docs/reference/questions.md's table of questions, generated from copier.yml.
+
+    python scripts/questions_reference.py          # rewrite the table in the page
+    python scripts/questions_reference.py --check  # exit 1 if the page is out of date
+
+`make docs` runs the first; a test runs the second, so the page read in the
+repository is always the form as it is.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MARKER = "<!-- questions -->"
-COPIER_YML = Path(__file__).resolve().parents[2] / "copier.yml"
+ROOT = Path(__file__).resolve().parents[1]
+COPIER_YML = ROOT / "copier.yml"
+PAGE = ROOT / "docs" / "reference" / "questions.md"
+START, END = "<!-- questions:start (generated from copier.yml) -->", "<!-- questions:end -->"
 
 
 def _cell(value: Any) -> str:
@@ -34,7 +44,7 @@ def question_table(copier_yml: Path = COPIER_YML) -> str:
         elif isinstance(choices, list):
             choices = ", ".join(f"`{value}`" for value in choices)
         default = question.get("default", "")
-        default = "derived" if "{%" in str(default) else f"`{_cell(default)}`" if default else ""
+        default = "derived" if "{" in str(default) else f"`{_cell(default)}`" if default else ""
         asked_when = question.get("when")
         help_text = _cell(question.get("help", ""))
         if asked_when:
@@ -46,7 +56,24 @@ def question_table(copier_yml: Path = COPIER_YML) -> str:
     return "\n".join(rows)
 
 
-def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    if MARKER in markdown:
-        return markdown.replace(MARKER, question_table())
-    return markdown
+def with_table(page: str) -> str:
+    """The page with the table between its markers replaced by the current one."""
+    before, rest = page.split(START, 1)
+    _, after = rest.split(END, 1)
+    return f"{before}{START}\n{question_table()}\n{END}{after}"
+
+
+def main(argv: list[str]) -> int:
+    current = PAGE.read_text()
+    wanted = with_table(current)
+    if "--check" in argv:
+        if current != wanted:
+            print(f"{PAGE} is out of date: run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
