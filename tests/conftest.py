@@ -75,8 +75,9 @@ def make(env: dict[str, str]):
 
 
 @pytest.fixture
-def stopped_afterwards(env: dict[str, str]) -> Iterator[list[Path]]:
-    """Projects appended here get `make down`, then any leftover pid killed, at teardown."""
+def stopped_afterwards(env: dict[str, str], copie) -> Iterator[list[Path]]:
+    """Projects appended here get `make down`, then any leftover pid killed, at teardown
+    (before copie removes the projects it rendered)."""
     projects: list[Path] = []
     yield projects
     for project in projects:

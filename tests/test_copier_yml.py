@@ -65,6 +65,7 @@ def test_derived_values_are_never_asked_or_stored() -> None:
     assert {
         "image_pool", "has_dockerfile", "default_department",
         "image_extras", "host_extras", "image_registry", "k8s_namespace", "compose_project",
+        "outputs_volume", "pool_name",
     } <= derived  # fmt: skip
     answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
     assert "_copier_answers" in answers_template

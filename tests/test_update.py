@@ -40,7 +40,7 @@ def replace_once(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def template_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git copy of the template tagged v1.0.0, plus a v1.1.0 release."""
+    """A git copy of the template tagged v1.0.0, and releases v1.1.0 and v1.2.0."""
     repo = tmp_path_factory.mktemp("template")
     tracked = git(TEMPLATE, "ls-files", "--cached", "--others", "--exclude-standard").splitlines()
     for name in tracked:
@@ -68,6 +68,16 @@ def template_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (template / "CONTRIBUTING.md").write_text("# Contributing\n\nRun `make lint test`.\n")
     git_commit_all(repo, "v1.1.0")
     git(repo, "tag", "v1.1.0")
+
+    # v1.2.0 drops a file, and changes a line users are likely to edit too.
+    git(repo, "rm", "-q", "template/.pre-commit-config.yaml")
+    replace_once(
+        template / "src/{{package_name}}/settings.py.jinja",
+        "retries: int = Field(default=3, ge=0, le=10)",
+        "retries: int = Field(default=3, ge=0, le=20)",
+    )
+    git_commit_all(repo, "v1.2.0")
+    git(repo, "tag", "v1.2.0")
     return repo
 
 
@@ -214,3 +224,163 @@ def test_changing_answers_adds_and_removes_exactly_the_right_files(copy_at, make
     make(project, "install")
     make(project, "lint")
     make(project, "test", "PYTEST_ARGS=-q -p no:cacheprovider")
+
+
+def installed(project: Path, make) -> Path:
+    """`make install`, and the lock committed, as the README says; the package folder."""
+    make(project, "install")
+    git_commit_all(project, "Lock dependencies")
+    return project / "src" / next((project / "src").iterdir()).name
+
+
+def update(make, project: Path, *args: str):
+    return make(project, "update", *args, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update-lost")
+def test_nothing_the_user_changed_is_lost_without_a_word(copy_at, make) -> None:
+    project = copy_at("v1.0.0")
+    package = installed(project, make)
+    # An edit on a line v1.2.0 also changes, and a file v1.2.0 drops, edited.
+    replace_once(package / "settings.py", "retries: int = Field(default=3, ge=0, le=10)",
+                 "retries: int = Field(default=5, ge=0, le=10)")  # fmt: skip
+    hooks = project / ".pre-commit-config.yaml"
+    hooks.write_text(hooks.read_text() + "# our own hook settings\n")
+    git_commit_all(project, "User edits")
+
+    result = update(make, project, "VCS_REF=v1.2.0")
+    assert result.returncode == 1, result.stdout  # a conflict remains
+    assert "Template v1.0.0 -> v1.2.0." in result.stdout
+    assert (
+        "removed, with your changes: .pre-commit-config.yaml  "
+        "(get it back: git show HEAD:.pre-commit-config.yaml > .pre-commit-config.yaml)"
+    ) in result.stdout
+    assert f"src/{package.name}/settings.py" in result.stdout.split("Resolve the conflicts")[1]
+    assert "git reset --hard && git clean -fd" in result.stdout
+    assert conflicts(project) == [f"src/{package.name}/settings.py"]
+    # The command it prints gets the file back, as the user had it.
+    run(["bash", "-c", "git show HEAD:.pre-commit-config.yaml > .pre-commit-config.yaml"],
+        project)  # fmt: skip
+    assert hooks.read_text().endswith("# our own hook settings\n")
+
+    # Abandon, as the message says: the last commit is back, exactly.
+    run(["bash", "-c", "git reset --hard -q && git clean -fdq"], project)
+    assert git(project, "status", "--porcelain") == ""
+    assert hooks.read_text().endswith("# our own hook settings\n")
+
+    # A downgrade is refused in one line, and changes nothing.
+    make(project, "update", "VCS_REF=v1.1.0")
+    git_commit_all(project, "Update to v1.1.0")
+    head = git(project, "rev-parse", "HEAD")
+    down = update(make, project, "VCS_REF=v1.0.0")
+    assert down.returncode != 0
+    (line,) = [line for line in down.stdout.splitlines() if line.startswith("error:")]
+    assert "copier update refused" in line
+    assert "downgrad" in line.lower()
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update-lost")
+def test_rejected_hunks_are_reported_and_stay_in_view(copy_at, make) -> None:
+    project = copy_at("v1.1.0")
+    package = installed(project, make)
+    replace_once(package / "settings.py", "retries: int = Field(default=3, ge=0, le=10)",
+                 "retries: int = Field(default=5, ge=0, le=10)")  # fmt: skip
+    git_commit_all(project, "User edit")
+
+    result = update(make, project, "VCS_REF=v1.2.0", "COPIER_ARGS=--conflict rej")
+
+    assert result.returncode == 1
+    rejected = f"src/{package.name}/settings.py.rej"
+    assert f"  {rejected}" in result.stdout
+    assert f"?? {rejected}" in git(project, "status", "--porcelain")  # not git-ignored
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update-answers")
+def test_an_answer_flip_and_a_removed_department_are_reported(copy_at, make) -> None:
+    project = copy_at("v1.1.0", prefect_backend="self_hosted", work_pool_type="process",
+                      departments=["sales", "finance"])  # fmt: skip
+    package = installed(project, make)
+    compose = project / "compose.yaml"
+    compose.write_text(compose.read_text() + "# our registry mirror settings\n")
+    finance = package / "flows" / "finance"
+    (finance / "NOTES.md").write_text("Ask Dana before changing the sources.\n")
+    replace_once(finance / "processing.py", '"""Processing: validate', '"""Finance: validate')
+    git_commit_all(project, "User edits")
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["work_pool_name"] == "acme-data-pipelines-process"
+
+    result = update(make, project, "COPIER_ARGS=--data prefect_backend=local "
+                    "--data work_pool_type=docker --data 'departments=[sales]'")  # fmt: skip
+
+    assert result.returncode == 0, result.stdout
+    assert "Template v1.1.0 (unchanged); answers changed:" in result.stdout
+    for path in ("compose.yaml", f"src/{package.name}/flows/finance/processing.py"):
+        assert f"removed, with your changes: {path}  (get it back: git show HEAD:{path}" in (
+            result.stdout
+        )
+    notes = f"src/{package.name}/flows/finance/NOTES.md"
+    assert f"left behind in removed department 'finance': {notes}" in result.stdout
+    assert "make deploy PRUNE=1" in result.stdout
+    # The pool name, left at its default, follows the pool type.
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["work_pool_name"] == "acme-data-pipelines-docker"
+    assert "POOL := acme-data-pipelines-docker" in (project / "Makefile").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update-answers")
+def test_replaced_demo_data_stays_the_users_even_with_generated_files_deleted(
+    copy_at, make
+) -> None:
+    project = copy_at("v1.0.0")
+    package = installed(project, make)
+    demo = package / "flows/sales/demo_data/north.csv"
+    demo.write_text("record_id,occurred_on,category,quantity,unit_price\nN1,2026-03-01,x,1,1\n")
+    run(["git", "rm", "-q", "tests/unit/test_summary.py"], project)  # a file they do not want
+    git_commit_all(project, "Our own data")
+
+    result = update(make, project, "VCS_REF=v1.1.0")
+
+    assert result.returncode == 0, result.stdout
+    assert conflicts(project) == []
+    assert demo.read_text().startswith("record_id,occurred_on,category,quantity,unit_price\nN1,")
+    assert "<<<<<<<" not in demo.read_text()
+
+
+def test_updates_are_idempotent_and_skipping_a_version_equals_stepping(copy_at) -> None:
+    stepped = copy_at("v1.0.0", departments=["a", "b"])
+    for ref in ("v1.1.0", "v1.2.0"):
+        run_update(str(stepped), defaults=True, overwrite=True, unsafe=False, vcs_ref=ref,
+                   quiet=True)  # fmt: skip
+        git_commit_all(stepped, f"Update to {ref}")
+    skipped = copy_at("v1.0.0", departments=["a", "b"])
+    run_update(str(skipped), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.2.0",
+               quiet=True)  # fmt: skip
+    git_commit_all(skipped, "Update to v1.2.0")
+
+    assert files(stepped) == files(skipped)
+    assert [f for f in files(skipped) if not filecmp.cmp(stepped / f, skipped / f, False)] == []
+    # A second update to the same version changes nothing.
+    run_update(str(skipped), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.2.0",
+               quiet=True)  # fmt: skip
+    assert git(skipped, "status", "--porcelain") == ""
+
+
+def test_an_update_with_user_edits_differs_from_a_fresh_copy_only_there(copy_at) -> None:
+    updated = copy_at("v1.0.0")
+    package = updated / "src" / next((updated / "src").iterdir()).name
+    line = "    partition = resolve_partition(partition)"
+    replace_once(package / "flows/sales/pipeline.py", line, f"    # Team rule.\n{line}")
+    git_commit_all(updated, "User edit")
+    run_update(str(updated), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.2.0",
+               quiet=True)  # fmt: skip
+    fresh = copy_at("v1.2.0")
+
+    assert files(updated) == files(fresh)
+    different = [f for f in sorted(files(fresh)) if not filecmp.cmp(updated / f, fresh / f, False)]
+    assert different == [f"src/{package.name}/flows/sales/pipeline.py"]

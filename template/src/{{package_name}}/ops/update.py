@@ -1,21 +1,26 @@
-"""`make update` and `make department`: `copier update`, with what a person needs around it.
+"""`make update` and `make department`: `copier update`, and nothing of yours lost in silence.
 
-Before: the tree must be clean (the dirty files are listed) and the template path
-recorded in .copier-answers.yml must resolve from here. Copier then runs in this
-process (`--defaults`: every answer kept unless given), so a refused answer is one
-line. After: the versions and answers that changed, the files left with conflicts
-(exit 1 until they are resolved), and `make install` when pyproject.toml changed.
+Before: the tree must be clean (the dirty files are listed) and the template recorded
+in .copier-answers.yml must resolve from here. The files you changed are found by
+rendering the template version in use with your answers and comparing it with your
+last commit. Copier then runs in this process (`--defaults`: every answer kept unless
+given), so a refused answer is one line. After: the versions and the answers that
+changed; each of your changed files the update removed or left with conflicts, with
+the command that gets your version back; files left in a removed department; and
+`make install` when pyproject.toml changed. It exits 1 while conflicts remain.
 
-`make department NAME=x` is the same update, pinned to the template version in use
-(`:current:`), with NAME added to `departments`; its deployments are then registered
-if the Prefect API answers.
+`make department NAME=x` is the same update, pinned to the template version in use,
+with NAME added to `departments`; its deployments are then registered if the API
+answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +30,7 @@ from .checks import OpsError, run_main
 
 ANSWERS_FILE = Path(".copier-answers.yml")
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+FLOWS = Path("src") / __name__.split(".", 1)[0] / "flows"
 
 
 def git(*args: str) -> str:
@@ -63,6 +69,22 @@ def require_template(source: str) -> None:
         )
 
 
+def your_changes(before: dict[str, Any]) -> set[str]:
+    """Committed files that differ from what the template version in use renders."""
+    from copier import run_copy
+
+    tracked = set(git("ls-files").splitlines())
+    with tempfile.TemporaryDirectory() as folder:
+        data = {k: v for k, v in before.items() if not k.startswith("_")}
+        run_copy(str(before["_src_path"]), folder, data=data, vcs_ref=str(before["_commit"]),
+                 defaults=True, unsafe=False, quiet=True)  # fmt: skip
+        rendered = Path(folder)
+        return {
+            path for path in tracked
+            if (rendered / path).is_file() and not filecmp.cmp(path, rendered / path, False)
+        }  # fmt: skip
+
+
 def conflicts() -> list[str]:
     """Files left with conflict markers, and rejected hunks (.rej)."""
     found = []
@@ -73,36 +95,53 @@ def conflicts() -> list[str]:
     return sorted(found)
 
 
-def update(
-    data: dict[str, Any], vcs_ref: str | None, conflict: Literal["inline", "rej"]
-) -> dict[str, Any]:
-    """Run copier update; return the answers before it."""
-    from copier import run_update
+def update(data: dict[str, Any], vcs_ref: str | None, conflict: Literal["inline", "rej"]) -> int:
+    """Run copier update and report; the exit status (1 while conflicts remain)."""
+    from copier import VcsRef, run_update
 
     before = answers()
     require_template(str(before.get("_src_path", "")))
     require_clean_tree()
+    changed_by_you = your_changes(before)
     pyproject = Path("pyproject.toml").read_bytes()
     try:
+        ref = VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref
         run_update(".", data=data, defaults=True, overwrite=True, unsafe=False,
-                   vcs_ref=vcs_ref, conflict=conflict, quiet=True)  # fmt: skip
+                   vcs_ref=ref, conflict=conflict, quiet=True)  # fmt: skip
     except ValueError as exc:  # an answer the questionnaire refuses
         raise OpsError(str(exc).splitlines()[-1]) from None
-    except Exception as exc:  # noqa: BLE001 - copier's own errors, as one line
-        raise OpsError(f"copier update failed: {exc}; `git status` shows what it changed") from None
+    except Exception as exc:  # noqa: BLE001 - copier's own errors (a downgrade...), as one line
+        raise OpsError(f"copier update refused: {exc}") from None
     after = answers()
-    changed = {
+    answers_changed = {
         k: after.get(k) for k in after if not k.startswith("_") and after[k] != before.get(k)
     }
     old, new = before.get("_commit"), after.get("_commit")
-    if old == new and not changed and not git("status", "--porcelain"):
+    if old == new and not answers_changed and not git("status", "--porcelain"):
         print(f"Already up to date with the template ({new}).")
-        return before
+        return 0
     version = f"{old} -> {new}" if old != new else f"{new} (unchanged)"
-    print(f"Template {version}" + (f"; answers changed: {changed}" if changed else "") + ".")
+    and_answers = f"; answers changed: {answers_changed}" if answers_changed else ""
+    print(f"Template {version}{and_answers}.")
+    left = conflicts()
+    removed = sorted(path for path in changed_by_you if not Path(path).exists())
+    for path in removed:
+        print(f"  removed, with your changes: {path}  (get it back: git show HEAD:{path} > {path})")
+    gone = set(before.get("departments") or []) - set(after.get("departments") or [])
+    for department in sorted(gone):
+        leftovers = sorted(str(p) for p in (FLOWS / department).rglob("*") if p.is_file())
+        for path in leftovers:
+            print(f"  left behind in removed department {department!r}: {path}")
+        print(f"  remove {department!r}'s deployments from the server: make deploy PRUNE=1")
     if Path("pyproject.toml").read_bytes() != pyproject:
         print("pyproject.toml changed: run `make install`.")
-    return before
+    if left:
+        print("Resolve the conflicts in these files, then commit:")
+        print("\n".join(f"  {path}" for path in left))
+        print("Or abandon the update: git reset --hard && git clean -fd (your commits stay).")
+        return 1
+    print("Review `git diff`, run `make lint test`, then commit.")
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -127,17 +166,9 @@ def main(argv: list[str]) -> int:
         if args.department in departments:
             raise OpsError(f"department {args.department!r} already exists")
         data["departments"] = [*departments, args.department]
-    update(data, ":current:" if args.department else args.vcs_ref, args.conflict)
-    left = conflicts()
-    if left:
-        print("Resolve the conflicts in these files, then commit:")
-        print("\n".join(f"  {path}" for path in left))
-        print("Or abandon the update: git reset --hard && git clean -fd (your commits stay).")
-        return 1
-    if not args.department:
-        if git("status", "--porcelain"):
-            print("Review `git diff`, run `make lint test`, then commit.")
-        return 0
+    status = update(data, ":current:" if args.department else args.vcs_ref, args.conflict)
+    if status or not args.department:
+        return status
     print(f"Department {args.department!r} added. Review and commit: git add -A && git commit")
     return deploy_department(args.department, deploy_args)
 
@@ -152,9 +183,8 @@ def deploy_department(department: str, deploy_args: list[str]) -> int:
     except OpsError:
         print("The Prefect API does not answer: run `make deploy` once it is up.")
         return 0
-    names = [
-        f"{department}-{stage}" for stage in ("ingestion", "processing", "analysis", "pipeline")
-    ]
+    stages = ("ingestion", "processing", "analysis", "pipeline")
+    names = [f"{department}-{stage}" for stage in stages]
     return deploy.main([*deploy_args, *(arg for name in names for arg in ("--name", name))])
 
 
