@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 import screenshots
-from project import TEMPLATE, free_port, run
+from project import TEMPLATE, free_port, git_commit_all, run
+
+STAGES = ("ingestion", "processing", "analysis", "pipeline")
 
 
 def processes_of(project: Path) -> list[str]:
@@ -118,6 +121,22 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert len(deployments) == 8
     marketing = run(["make", "run", "DEPARTMENT=marketing"], project, env=env).stdout
     assert re.search(r"^\s+marketing-pipeline\s+\S+\s+Completed$", marketing, re.MULTILINE)
+
+    # Removing it again lists what is left, and PRUNE=1 (confirmed) drops its deployments.
+    git_commit_all(project, "Add marketing")
+    remove = ["make", "update", "VCS_REF=:current:", "COPIER_ARGS=--data departments=[sales]"]
+    removed = run(remove, project, env=env).stdout
+    assert "make deploy PRUNE=1" in removed
+    git_commit_all(project, "Remove marketing")
+    for reply, left in (("no", 8), ("yes", 4)):
+        pruned = subprocess.run(
+            ["make", "deploy", "PRUNE=1"], cwd=project, env=env, input=f"{reply}\n",
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert "marketing-pipeline" in pruned.stdout
+        deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        assert len(deployments) == left, pruned.stdout
+    assert {d["name"] for d in deployments} == {f"sales-{s}" for s in STAGES}
 
     run(["make", "down"], project, env=env)
     assert processes_of(project) == []

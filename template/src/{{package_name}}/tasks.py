@@ -46,9 +46,11 @@ def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State
 
 
 def fetch_options(settings: Settings) -> dict[str, Any]:
-    """Fetches retry passing network faults, with exponential backoff and jitter."""
+    """Fetches retry passing network faults, with exponential backoff and jitter; each
+    attempt is cut off a little after the download deadline, as a backstop."""
     fetch = settings.fetch
     return {
+        "timeout_seconds": fetch.deadline_seconds + 30,
         "retries": fetch.retries,
         "retry_delay_seconds": exponential_backoff(backoff_factor=fetch.backoff_seconds),
         "retry_jitter_factor": fetch.jitter_factor,
@@ -59,6 +61,7 @@ def fetch_options(settings: Settings) -> dict[str, Any]:
 def processing_options(settings: Settings) -> dict[str, Any]:
     """Work on stored objects retries rarely: a bad input fails the same way twice."""
     return {
+        "timeout_seconds": settings.processing.timeout_seconds,
         "retries": settings.processing.retries,
         "retry_delay_seconds": settings.processing.retry_delay_seconds,
         "retry_condition_fn": retry_unless_permanent,

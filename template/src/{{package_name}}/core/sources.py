@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
+import anyio
 import httpx
 
 # Worth another attempt: the server may recover (rate limits, overload, gateways).
@@ -46,7 +46,8 @@ def fetch_source(
     """Return the bytes of a local file or an http(s) URL.
 
     `timeout` bounds each network operation (connect, each read); `deadline`
-    bounds the whole download, so a server trickling bytes cannot stall a run.
+    bounds the whole exchange, headers included, so a server trickling bytes cannot
+    stall a run.
     Raises SourceError; its `retryable` flag separates passing faults (timeouts,
     5xx, 429) from ones a retry cannot fix (404, a missing file).
     """
@@ -64,23 +65,31 @@ def fetch_source(
 
 
 def _fetch_http(url: str, *, timeout: float, deadline: float, headers: dict[str, str]) -> bytes:
-    started = time.monotonic()
-    try:
-        with httpx.stream(
-            "GET", url, timeout=timeout, headers=headers, follow_redirects=True
-        ) as response:
-            if not response.is_success:
-                raise SourceError(
-                    f"{url}: HTTP {response.status_code} {response.reason_phrase}",
-                    retryable=response.status_code in RETRYABLE_STATUS,
-                )
-            chunks = []
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                if time.monotonic() - started > deadline:
+    """The whole exchange (connect, headers, body) within `deadline` seconds.
+
+    A per-read timeout alone lets a server that drips a byte every few seconds hold a
+    run forever; a cancellation scope around the whole request cannot be outwaited.
+    """
+
+    async def download() -> bytes:
+        with anyio.fail_after(deadline):
+            async with (
+                httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client,
+                client.stream("GET", url, headers=headers) as response,
+            ):
+                if not response.is_success:
                     raise SourceError(
-                        f"{url}: download took longer than {deadline:g}s", retryable=True
+                        f"{url}: HTTP {response.status_code} {response.reason_phrase}",
+                        retryable=response.status_code in RETRYABLE_STATUS,
                     )
-            return b"".join(chunks)
+                return b"".join([chunk async for chunk in response.aiter_bytes()])
+
+    try:
+        return anyio.run(download)
+    except TimeoutError:
+        raise SourceError(
+            f"{url}: no complete answer within {deadline:g}s (PIPELINE_FETCH__DEADLINE_SECONDS)",
+            retryable=True,
+        ) from None
     except httpx.TransportError as exc:
         raise SourceError(f"{url}: {exc.__class__.__name__}: {exc}", retryable=True) from exc

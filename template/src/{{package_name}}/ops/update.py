@@ -30,7 +30,7 @@ from .checks import OpsError, run_main
 
 ANSWERS_FILE = Path(".copier-answers.yml")
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
-FLOWS = Path("src") / __name__.split(".", 1)[0] / "flows"
+FLOWS = Path("src") / (__package__ or __name__).split(".", 1)[0] / "flows"  # also under -m
 
 
 def git(*args: str) -> str:
