@@ -201,7 +201,8 @@ def test_every_make_target_runs_its_own_command(
     assert "\x1b" not in helped.stdout  # no colour codes when the output is not a terminal
     targets = re.findall(r"^  (?:\x1b\[36m)?([a-z0-9-]+)", helped.stdout, re.MULTILINE)
     expected = {"help", "install", "lint", "format", "test", "check", "up", "down", "status",
-                "logs", "deploy", "pool", "run", "blocks", "update", "department"}  # fmt: skip
+                "logs", "deploy", "pool", "run", "runs", "run-logs", "blocks", "update",
+                "department"}  # fmt: skip
     expected |= {"destroy"} if backend == "self_hosted" else set()
     expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
     assert set(targets) == expected

@@ -56,24 +56,26 @@ def clean(parsed: ParsedBatch, *, source: str, raw_sha256: str) -> ProcessedBatc
     )
 
 
+# Processed batches are stored by column order, one compact row per record, so a batch
+# stays about the size of its raw CSV instead of repeating every field name per record.
+COLUMNS = ("record_id", "occurred_on", "category", "quantity", "unit_price")
+
+
 def batch_to_json(batch: ProcessedBatch) -> bytes:
-    """Stable JSON: the same batch always gives the same bytes (and hash)."""
+    """Stable, compact JSON: the same batch always gives the same bytes (and hash)."""
     document = {
         "source": batch.source,
         "raw_sha256": batch.raw_sha256,
+        "columns": list(COLUMNS),
         "records": [
-            {
-                "record_id": r.record_id,
-                "occurred_on": r.occurred_on.isoformat(),
-                "category": r.category,
-                "quantity": r.quantity,
-                "unit_price": str(r.unit_price),
-            }
+            [r.record_id, r.occurred_on.isoformat(), r.category, r.quantity, str(r.unit_price)]
             for r in batch.records
         ],
-        "rejected": [{"line": r.line, "reason": r.reason} for r in batch.rejected],
+        "rejected": [[r.line, r.reason] for r in batch.rejected],
     }
-    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    rows = ",\n".join(json.dumps(row, separators=(",", ":")) for row in document.pop("records"))
+    head = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return f'{head[:-1]},"records":[\n{rows}\n]}}\n'.encode()
 
 
 def batch_from_json(data: bytes) -> ProcessedBatch:
@@ -84,13 +86,13 @@ def batch_from_json(data: bytes) -> ProcessedBatch:
         raw_sha256=document["raw_sha256"],
         records=tuple(
             Record(
-                record_id=r["record_id"],
-                occurred_on=date.fromisoformat(r["occurred_on"]),
-                category=r["category"],
-                quantity=int(r["quantity"]),
-                unit_price=Decimal(r["unit_price"]),
+                record_id=record_id,
+                occurred_on=date.fromisoformat(occurred_on),
+                category=category,
+                quantity=int(quantity),
+                unit_price=Decimal(unit_price),
             )
-            for r in document["records"]
+            for record_id, occurred_on, category, quantity, unit_price in document["records"]
         ),
-        rejected=tuple(Rejected(line=r["line"], reason=r["reason"]) for r in document["rejected"]),
+        rejected=tuple(Rejected(line=line, reason=reason) for line, reason in document["rejected"]),
     )
