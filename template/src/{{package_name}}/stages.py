@@ -48,6 +48,7 @@ class ProcessingReport:
     batches: tuple[str, ...]
     records: int
     rejected: int
+    quarantined: tuple[str, ...]  # snapshots that were not records, moved aside
 
 
 @dataclass(frozen=True)
@@ -121,17 +122,19 @@ def process(
     report = ProcessingReport(
         department,
         partition,
-        batches=tuple(r["key"] for r in results),
+        batches=tuple(r["key"] for r in results if r["key"]),
         records=sum(r["records"] for r in results),
         rejected=sum(r["rejected"] for r in results),
+        quarantined=tuple(r["quarantined"] for r in results if not r["key"]),
     )
-    get_run_logger().info(
-        "%s/%s: %d record(s) kept, %d rejected",
-        department,
-        partition,
-        report.records,
+    logger = get_run_logger()
+    logger.info(
+        "%s/%s: %d record(s) kept, %d rejected", department, partition, report.records,
         report.rejected,
-    )
+    )  # fmt: skip
+    for result in results:
+        if not result["key"]:
+            logger.warning("quarantined %s: %s", result["quarantined"], result["reason"])
     return report
 
 
@@ -139,23 +142,28 @@ def analyse(
     department: str,
     partition: str | None,
     processed_keys: list[str] | None = None,
+    quarantined: list[str] | None = None,
     *,
     refresh: bool = False,
 ) -> AnalysisReport:
-    """Summarise the given processed batches (default: every one of the partition),
-    write the reports and the manifest, publish artifacts."""
+    """Summarise the given processed batches and report the quarantined snapshots
+    (default: every one of the partition), write the reports and the manifest,
+    publish artifacts."""
     partition = layout.resolve_partition(partition)
     settings = get_settings()
     store = open_store(settings)
     if processed_keys is None:
         processed_keys = store.list(layout.processed_prefix(department, partition))
+    if quarantined is None:
+        listed = store.list(layout.quarantine_prefix(department, partition))
+        quarantined = [key for key in listed if not key.endswith(".reason.txt")]
     if not processed_keys:
         raise ValueError(
             f"{department}/{partition}: no processed batches; run the processing first"
         )
     options = processing_options(settings)
     reports = summarise_partition.with_options(**options)(
-        department, partition, processed_keys, refresh
+        department, partition, processed_keys, quarantined, refresh
     )
     objects = [
         *store.list(layout.raw_prefix(department, partition)),

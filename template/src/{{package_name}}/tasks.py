@@ -118,11 +118,15 @@ def process_snapshot(
 
 @task(name="summarise-partition")
 def summarise_partition(
-    department: str, partition: str, processed_keys: list[str], refresh: bool = False
+    department: str,
+    partition: str,
+    processed_keys: list[str],
+    quarantined: list[str],
+    refresh: bool = False,
 ) -> Result:
     """Add up the partition's processed batches and write its reports."""
     store = open_store(get_settings())
-    step = steps.summarise_step(department, partition, processed_keys)
+    step = steps.summarise_step(department, partition, processed_keys, quarantined)
     work = steps.summarise_partition
     return _resumed(store, step, lambda: work(store, step), work, refresh=refresh)
 

@@ -1,6 +1,8 @@
 """Where each stage's outputs live in the store.
 
     raw/<department>/<partition>/<source file>         ingestion: the bytes as fetched
+    quarantine/<department>/<partition>/<source file>  a snapshot that is not records, and
+                                                       <source file>.reason.txt: why
     processed/<department>/<partition>/<source>.json   processing: validated, cleaned records
     reports/<department>/<partition>/summary.json      analysis: totals
     reports/<department>/<partition>/report.md         analysis: the same, for people
@@ -38,6 +40,15 @@ def raw_prefix(department: str, partition: str) -> str:
 
 def raw_key(department: str, partition: str, name: str) -> str:
     return join_key(raw_prefix(department, partition), name)
+
+
+def quarantine_key(department: str, partition: str, raw: str) -> str:
+    """Where a raw snapshot that cannot be read as records is moved: same file name."""
+    return join_key("quarantine", department, partition, raw.rsplit("/", 1)[-1])
+
+
+def quarantine_prefix(department: str, partition: str) -> str:
+    return join_key("quarantine", department, partition)
 
 
 def processed_prefix(department: str, partition: str) -> str:

@@ -7,12 +7,13 @@ tasks.py runs them through `resume.run_step`, so finished work is never redone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import layout
 from .manifest import build_manifest, describe
-from .records import parse_csv
+from .records import SchemaError, parse_csv
 from .resume import Step
 from .sources import fetch_source, is_url, source_name
 from .storage import ObjectStore, sha256_hex
@@ -55,24 +56,44 @@ def process_step(department: str, partition: str, raw_key: str) -> Step:
         name="process",
         reads=(raw_key,),
         writes=(layout.processed_key(department, partition, raw_key),),
-        params={},
+        params={"department": department, "partition": partition},
     )
 
 
 def process(store: ObjectStore, step: Step) -> dict[str, Any]:
-    """Validate and clean one raw snapshot into a processed batch."""
+    """Validate and clean one raw snapshot into a processed batch; a snapshot that is not
+    records at all (not UTF-8, columns missing) is quarantined instead."""
     (raw_key,) = step.reads
     data = store.read(raw_key)
-    batch = clean(parse_csv(data), source=raw_key.rsplit("/", 1)[-1], raw_sha256=sha256_hex(data))
+    try:
+        parsed = parse_csv(data)
+    except SchemaError as exc:
+        return quarantine(store, step, data, str(exc))
+    batch = clean(parsed, source=raw_key.rsplit("/", 1)[-1], raw_sha256=sha256_hex(data))
     (key,) = step.writes
     store.write(key, batch_to_json(batch))
     return {"key": key, "records": len(batch.records), "rejected": len(batch.rejected)}
 
 
-def summarise_step(department: str, partition: str, processed_keys: list[str]) -> Step:
+def quarantine(store: ObjectStore, step: Step, data: bytes, reason: str) -> dict[str, Any]:
+    """Move the snapshot aside with its reason: the rest of the partition goes on, and a
+    rerun fetches the source again instead of tripping over the same bytes."""
+    (raw_key,) = step.reads
+    key = layout.quarantine_key(step.params["department"], step.params["partition"], raw_key)
+    store.write(key, data)
+    store.write(f"{key}.reason.txt", f"{reason}\n".encode())
+    store.delete(raw_key)
+    return {"key": None, "quarantined": key, "reason": reason, "records": 0, "rejected": 0}
+
+
+def summarise_step(
+    department: str, partition: str, processed_keys: Sequence[str], quarantined: Sequence[str] = ()
+) -> Step:
+    """`quarantined`: the keys of the partition's quarantined snapshots, to report."""
+    reasons = tuple(sorted(f"{key}.reason.txt" for key in quarantined))
     return Step(
         name="summarise",
-        reads=tuple(sorted(processed_keys)),
+        reads=(*sorted(processed_keys), *reasons),
         writes=layout.report_keys(department, partition),
         params={"department": department, "partition": partition},
     )
@@ -80,8 +101,13 @@ def summarise_step(department: str, partition: str, processed_keys: list[str]) -
 
 def summarise_partition(store: ObjectStore, step: Step) -> dict[str, Any]:
     """Add up the processed batches; write the summary (JSON) and the report (Markdown)."""
-    batches = [batch_from_json(store.read(key)) for key in step.reads]
-    summary = summarise(step.params["department"], step.params["partition"], batches)
+    reasons = [key for key in step.reads if key.endswith(".reason.txt")]
+    batches = [batch_from_json(store.read(k)) for k in step.reads if k not in reasons]
+    quarantined = tuple(
+        f"{key.removesuffix('.reason.txt').rsplit('/', 1)[-1]}: {store.read(key).decode().strip()}"
+        for key in reasons
+    )
+    summary = summarise(step.params["department"], step.params["partition"], batches, quarantined)
     summary_key, report_key = step.writes
     store.write(summary_key, summary_to_json(summary))
     store.write(report_key, render_markdown(summary).encode())

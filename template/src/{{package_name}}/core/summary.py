@@ -40,6 +40,7 @@ class Summary:
     last_day: date | None
     by_category: tuple[Total, ...]
     by_day: tuple[Total, ...]
+    quarantined: tuple[str, ...] = ()  # "<file>: <reason>" for each snapshot set aside
 
 
 def _totals(groups: dict[str, list[Record]]) -> tuple[Total, ...]:
@@ -54,7 +55,12 @@ def _totals(groups: dict[str, list[Record]]) -> tuple[Total, ...]:
     )
 
 
-def summarise(department: str, partition: str, batches: Sequence[ProcessedBatch]) -> Summary:
+def summarise(
+    department: str,
+    partition: str,
+    batches: Sequence[ProcessedBatch],
+    quarantined: Sequence[str] = (),
+) -> Summary:
     """Totals over all batches; a record id seen in two sources counts once."""
     records = deduplicate(r for batch in batches for r in batch.records)
     by_category: dict[str, list[Record]] = defaultdict(list)
@@ -73,6 +79,7 @@ def summarise(department: str, partition: str, batches: Sequence[ProcessedBatch]
         last_day=max((r.occurred_on for r in records), default=None),
         by_category=_totals(by_category),
         by_day=_totals(by_day),
+        quarantined=tuple(sorted(quarantined)),
     )
 
 
@@ -98,6 +105,7 @@ def summary_to_json(summary: Summary) -> bytes:
         "last_day": summary.last_day.isoformat() if summary.last_day else None,
         "by_category": [_total_json(t) for t in summary.by_category],
         "by_day": [_total_json(t) for t in summary.by_day],
+        "quarantined": list(summary.quarantined),
     }
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
@@ -126,6 +134,7 @@ def summary_from_json(data: bytes) -> Summary:
         last_day=date.fromisoformat(last) if last else None,
         by_category=tuple(_total_from_json(t) for t in document["by_category"]),
         by_day=tuple(_total_from_json(t) for t in document["by_day"]),
+        quarantined=tuple(document.get("quarantined", [])),
     )
 
 
@@ -163,4 +172,7 @@ def render_markdown(summary: Summary) -> str:
     lines += [
         f"| {t.group} | {t.records} | {t.quantity} | {t.amount} |" for t in summary.by_category
     ]
+    if summary.quarantined:
+        lines += ["", "## Quarantined (not in the totals)", ""]
+        lines += [f"- {entry}" for entry in summary.quarantined]
     return "\n".join(lines) + "\n"

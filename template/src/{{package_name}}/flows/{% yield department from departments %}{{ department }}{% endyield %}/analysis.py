@@ -10,6 +10,7 @@ from . import DEPARTMENT
 def analysis(
     partition: str | None = None,
     processed_keys: list[str] | None = None,
+    quarantined: list[str] | None = None,
     refresh: bool = False,
 ) -> AnalysisReport:
     """Summarise the partition and publish a report and a table as artifacts.
@@ -17,6 +18,7 @@ def analysis(
     Args:
         partition: the batch label, by default today's UTC date.
         processed_keys: the batches to add up; by default every one of the partition.
+        quarantined: the snapshots set aside, to report; by default the partition's.
         refresh: summarise again even where current reports exist.
     """
-    return analyse(DEPARTMENT, partition, processed_keys, refresh=refresh)
+    return analyse(DEPARTMENT, partition, processed_keys, quarantined, refresh=refresh)

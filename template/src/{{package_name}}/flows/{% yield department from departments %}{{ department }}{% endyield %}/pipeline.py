@@ -32,4 +32,9 @@ def pipeline(
     partition = resolve_partition(partition)
     snapshots = ingestion(partition=partition, sources=sources, refresh=refresh)
     batches = processing(partition=partition, raw_keys=list(snapshots.snapshots), refresh=refresh)
-    return analysis(partition=partition, processed_keys=list(batches.batches), refresh=refresh)
+    return analysis(
+        partition=partition,
+        processed_keys=list(batches.batches),
+        quarantined=list(batches.quarantined),
+        refresh=refresh,
+    )
