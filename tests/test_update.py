@@ -328,6 +328,7 @@ def test_an_answer_flip_and_a_removed_department_are_reported(copy_at, make) -> 
     assert (project / notes).exists(), list(project.glob("src/*/flows/*"))
     assert f"left behind in removed department 'finance': {notes}" in result.stdout
     assert "make deploy PRUNE=1" in result.stdout
+    assert "pyproject.toml changed: run `make install`." in result.stdout  # the docker extra
     # The pool name, left at its default, follows the pool type.
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["work_pool_name"] == "acme-data-pipelines-docker"
@@ -352,6 +353,19 @@ def test_replaced_demo_data_stays_the_users_even_with_generated_files_deleted(
     assert conflicts(project) == []
     assert demo.read_text().startswith("record_id,occurred_on,category,quantity,unit_price\nN1,")
     assert "<<<<<<<" not in demo.read_text()
+
+    # A template recorded by a relative path that does not resolve from the project
+    # (copier-org/copier#1616) is named in one line, before Copier runs.
+    git_commit_all(project, "Update to v1.1.0")
+    answers_file = project / ".copier-answers.yml"
+    answers = yaml.safe_load(answers_file.read_text())
+    answers_file.write_text(answers_file.read_text().replace(
+        f"_src_path: {answers['_src_path']}", "_src_path: ../copier-prefect-starter"))  # fmt: skip
+    git_commit_all(project, "Moved the template")
+    moved = update(make, project)
+    (line,) = [line for line in moved.stdout.splitlines() if line.startswith("error:")]
+    assert "_src_path: ../copier-prefect-starter) does not exist from here" in line
+    assert "absolute path or a git URL" in line
 
 
 def test_updates_are_idempotent_and_skipping_a_version_equals_stepping(copy_at) -> None:
