@@ -152,33 +152,38 @@ def _run(command: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def redis(workdir: Path) -> Iterator[int]:
-    """A Redis server without persistence; yields its port."""
+def redis(workdir: Path, password: str = "") -> Iterator[int]:
+    """A Redis server without persistence (requiring `password` if given); yields its port."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found: apt-get install redis-server")
     port = free_port()
+    auth = ["--requirepass", password] if password else []
     process = start(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+         "--dir", str(workdir), *auth],
         os.environ, workdir / "redis.log",
     )  # fmt: skip
     try:
-        wait_for(lambda: _redis_ping(port), "redis", 30, process)
+        wait_for(lambda: redis_ping(port, password) == b"+PONG", "redis", 30, process)
         yield port
     finally:
         stop_group(process)
 
 
-def _redis_ping(port: int) -> bool:
+def redis_ping(port: int, password: str = "", host: str = "127.0.0.1") -> bytes:
+    """Redis's first reply line to PING (after AUTH, when a password is given); b"" if closed."""
     import socket
 
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            if password:
+                sock.sendall(f"AUTH {password}\r\n".encode())
+                sock.recv(64)
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(64).split(b"\r\n")[0]
     except OSError:
-        return False
+        return b""
 
 
 def api_healthy(url: str) -> Callable[[], bool]:

@@ -41,7 +41,8 @@ def projects(render_project):
 def write_env(project: Path) -> None:
     """The secrets `make up` generates (same keys, throwaway values)."""
     (project / ".env").write_text(
-        "POSTGRES_PASSWORD=throwaway-password\nPREFECT_API_AUTH_STRING=admin:throwaway\n"
+        "POSTGRES_PASSWORD=throwaway-password\nREDIS_PASSWORD=throwaway-redis\n"
+        "PREFECT_API_AUTH_STRING=admin:throwaway\n"
         "DOCKER_GID=999\n"
     )
 
@@ -95,12 +96,24 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
     # No password literal: every secret is interpolated from the git-ignored .env.
     for secret in (
         "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
         "PREFECT_SERVER_API_AUTH_STRING",
         "PREFECT_API_AUTH_STRING",
     ):
         for value in re.findall(rf"{secret}: (\S+)", text):
             assert value.startswith("${"), (secret, value)
+    # The database and Redis sit on an internal network that the API's network (the
+    # worker's and the flow runs') does not reach; Redis requires a password.
+    assert compose["networks"]["backend"]["internal"] is True
+    networks = {name: set(spec.get("networks", ["default"])) for name, spec in services.items()}
+    assert networks == {
+        "postgres": {"backend"}, "redis": {"backend"}, "prefect-services": {"backend"},
+        "prefect-server": {"default", "backend"}, "worker": {"default"},
+    }  # fmt: skip
+    assert services["redis"]["command"][-2] == "--requirepass"
+    assert services["redis"]["command"][-1].startswith("${REDIS_PASSWORD:?")
     server_env = services["prefect-server"]["environment"]
+    assert server_env["PREFECT_REDIS_MESSAGING_PASSWORD"].startswith("${REDIS_PASSWORD:?")
     assert server_env["PREFECT_SERVER_EVENTS_MESSAGING_BROKER"] == "prefect_redis.messaging"
     assert server_env["PREFECT_SERVER_EVENTS_MESSAGING_CACHE"] == "prefect_redis.messaging"
     assert server_env["PREFECT_SERVER_EVENTS_CAUSAL_ORDERING"] == "prefect_redis.ordering"

@@ -130,6 +130,58 @@ def no_flow_run_containers_left(timeout: float = 60) -> bool:
     return True
 
 
+PROBE_NAMES = """
+import socket
+for host in ("postgres", "redis", "prefect-server"):
+    try:
+        socket.getaddrinfo(host, None)
+        print(host, "resolves")
+    except socket.gaierror:
+        print(host, "unknown")
+"""
+PROBE_REDIS = """
+import socket
+with socket.create_connection(("redis", 6379), timeout=5) as connection:
+    connection.sendall(b"PING\\r\\n")
+    print(connection.recv(64).decode().split()[0])
+"""
+
+
+def assert_flow_runs_are_contained(
+    client: httpx.Client, project: Path, name: str, env: dict[str, str]
+) -> None:
+    """What the API credentials cannot do through a docker-pool run, and what a flow-run
+    container cannot reach."""
+    deployments = client.post("deployments/filter", json={}).json()
+    pipeline = next(d for d in deployments if d["name"] == "sales-pipeline")
+    for widened in (
+        {"volumes": ["/etc:/host-etc:ro"]}, {"privileged": True}, {"network_mode": "host"},
+        {"networks": [f"{name}_backend"]}, {"container_create_kwargs": {"user": "root"}},
+        {"mem_limit": "64g"},
+    ):  # fmt: skip
+        run = client.post(
+            f"deployments/{pipeline['id']}/create_flow_run", json={"job_variables": widened}
+        )
+        assert run.status_code == 422, (widened, run.status_code, run.text)
+        # The server stores a deployment's job variables unchecked, but no run starts from them.
+        deployment = f"deployments/{pipeline['id']}"
+        original = pipeline["job_variables"]
+        stored = client.patch(deployment, json={"job_variables": {**original, **widened}})
+        assert stored.is_success, stored.text
+        run = client.post(f"{deployment}/create_flow_run", json={})
+        assert run.status_code == 422, (widened, run.status_code, run.text)
+        client.patch(deployment, json={"job_variables": original}).raise_for_status()
+    # A container as the pool starts them (its image, its network) knows the API only.
+    image = pipeline["job_variables"]["image"]
+    seen = docker("run", "--rm", "--network", f"{name}_default", image, "python", "-c",
+                  PROBE_NAMES).stdout.split("\n")  # fmt: skip
+    assert seen[:3] == ["postgres unknown", "redis unknown", "prefect-server resolves"], seen
+    # On the stores' own network, Redis still asks for its password.
+    reply = docker("run", "--rm", "--network", f"{name}_backend", image, "python", "-c",
+                   PROBE_REDIS).stdout.strip()  # fmt: skip
+    assert reply == "-NOAUTH", reply
+
+
 @pytest.mark.parametrize("pool", ["docker", "process"])
 def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     cleanup: Cleanup, render_project, make, env: dict[str, str], pool: str
@@ -179,6 +231,7 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
         # The run had a container of its own (the docker worker records its id) ...
         assert parent["infrastructure_pid"], parent
         assert no_flow_run_containers_left()  # ... removed once it ended
+        assert_flow_runs_are_contained(client, project, name, env)
 
     # Every output path `make run` prints is where it says: in the stack's volume.
     assert f"in docker volume {name}_pipeline-data" in output

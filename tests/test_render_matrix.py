@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -78,11 +79,7 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         assert step["forcerm"] is True  # no intermediate build containers left behind
         job_variables = prefect_yaml["deployments"][0]["work_pool"]["job_variables"]
         assert job_variables["image"] == "{{ build_image.image }}"
-        if pool == "docker":
-            assert job_variables["auto_remove"] is True
-            assert ("networks" in job_variables) is (backend == "self_hosted")
-            volume = f"{answers['project_slug']}_pipeline-data:/app/data"
-            assert (job_variables.get("volumes") == [volume]) is (storage == "none")
+        assert set(job_variables) == {"image"}  # the rest is the pool's, fixed
     else:
         assert not {"build", "push"} & set(prefect_yaml)
     if has_dockerfile:
@@ -97,6 +94,24 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     assert (project / ".github/workflows/deploy.yml").exists() is image_pool
     kubernetes = project / "deploy" / "kubernetes"
     assert kubernetes.exists() is (pool == "kubernetes")
+    docker_template = project / "deploy" / "docker" / "base-job-template.json"
+    assert docker_template.exists() is (pool == "docker")
+    if pool == "docker":
+        template = json.loads(docker_template.read_text())
+        job, variables = template["job_configuration"], template["variables"]
+        # A run chooses its image, env and command; nothing that widens its reach.
+        assert variables["additionalProperties"] is False
+        locked = {"networks", "network_mode", "volumes", "privileged", "container_create_kwargs",
+                  "mem_limit", "memswap_limit", "auto_remove"}  # fmt: skip
+        assert not locked & set(variables["properties"])
+        assert job["privileged"] is False
+        assert job["auto_remove"] is True
+        assert job["mem_limit"] == job["memswap_limit"] == "2g"
+        assert job["container_create_kwargs"]["cap_drop"] == ["ALL"]
+        assert job["networks"] == ([f"{answers['project_slug']}_default"]
+                                   if backend == "self_hosted" else [])  # fmt: skip
+        volume = f"{answers['project_slug']}_pipeline-data:/app/data"
+        assert job["volumes"] == ([volume] if storage == "none" else [])
     if pool == "kubernetes":
         assert {p.name for p in kubernetes.iterdir()} == {
             "base-job-template.json", "worker-values.yaml", "manifests",

@@ -74,6 +74,7 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     run([str(project / ".venv/bin/python"), "-m", f"{package}.ops.env_file"], project, env=env)
     dotenv = read_dotenv(project / ".env")
     assert len(dotenv["POSTGRES_PASSWORD"]) >= 24
+    assert len(dotenv["REDIS_PASSWORD"]) >= 24
     assert dotenv["PREFECT_API_AUTH_STRING"].startswith("admin:")
 
     # The image: its own `uv sync` commands, into a plain virtualenv.
@@ -96,7 +97,7 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     logs.mkdir()
     with (
         postgres("prefect", dotenv["POSTGRES_PASSWORD"], "prefect") as pg,
-        redis(tmp_path) as redis_port,
+        redis(tmp_path, dotenv["REDIS_PASSWORD"]) as redis_port,
     ):
         stack = Stack(
             project, image_venv,
