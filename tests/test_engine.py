@@ -214,7 +214,11 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     deploy = make(project, "deploy").stdout
     deployments = client.post("deployments/filter", json={}).json()
     assert {d["name"] for d in deployments} == set(FLOWS)
-    assert deploy.splitlines()[-1].startswith("deployed sales-pipeline")  # one line each
+    deployed = [line for line in deploy.splitlines() if line.startswith("deployed ")]
+    assert len(deployed) == len(FLOWS)  # one line each
+    assert deploy.splitlines()[-1] == (
+        f"created automation '{name}-crash-unresponsive-runs': runs without heartbeats end Crashed"
+    )
     if pool == "docker":
         # prefect.yaml's build step made the image, and left no intermediate container.
         assert docker("image", "ls", "--quiet", str(answers["image_name"])).stdout.strip()
