@@ -149,7 +149,9 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         stack = (package / "ops" / "stack.py").read_text()
         assert ("def start_server" in stack) is (backend == "local")
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
-    assert (project / "prefect.toml").exists() is (backend != "cloud")
+    prefect_toml = tomllib.loads((project / "prefect.toml").read_text())
+    assert ("api" in prefect_toml) is (backend != "cloud")
+    assert prefect_toml["flows"]["heartbeat_frequency"] == 30
     env_example = (project / ".env.example").read_text()
     assert ("PREFECT_API_KEY=" in env_example) is (backend == "cloud")
     assert ".env" in (project / ".gitignore").read_text().splitlines()

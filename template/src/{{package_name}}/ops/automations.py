@@ -3,8 +3,8 @@
 A pipeline's stages run as child flow runs in the pipeline's process. When that
 process dies with its machine or container, the worker marks the pipeline Crashed,
 but nothing is left to end its children: they would stay Running for good. Every
-flow run sends a heartbeat each HEARTBEAT_SECONDS (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-set in Dockerfile.worker and for the workers `make up` starts); when MISSED_HEARTBEATS
+flow run sends a heartbeat each HEARTBEAT_SECONDS (`heartbeat_frequency` in
+prefect.toml, PREFECT_FLOWS_HEARTBEAT_FREQUENCY in the image); when MISSED_HEARTBEATS
 in a row are missing, this automation marks the run Crashed. It covers this project's
 flows only (by name), so other projects on the same server keep their own rules.
 """
