@@ -8,6 +8,7 @@ its heartbeats stop. Here on the local backend, with a process pool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -34,10 +35,11 @@ class SlowSource:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 released.wait(60)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(CSV)))
-                self.end_headers()
-                self.wfile.write(CSV)
+                with contextlib.suppress(OSError):  # the client was killed meanwhile
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(CSV)))
+                    self.end_headers()
+                    self.wfile.write(CSV)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

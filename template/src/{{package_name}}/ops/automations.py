@@ -61,6 +61,8 @@ def unresponsive_runs(flow_names: list[str]) -> AutomationCore:
         ),
         actions=[
             ChangeFlowRunState(
+                name=None,  # the state type's own name
+                force=False,  # a run that ended meanwhile keeps its state
                 state=StateType.CRASHED,
                 message=(
                     f"No heartbeat for {HEARTBEAT_SECONDS * MISSED_HEARTBEATS}s: the process "
