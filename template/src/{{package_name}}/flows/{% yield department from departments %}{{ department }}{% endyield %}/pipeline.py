@@ -2,6 +2,7 @@
 
 from prefect import flow
 
+from ... import direct_run
 from ...alerts import alert_on_failure
 from ...core.layout import resolve_partition
 from ...stages import AnalysisReport
@@ -38,3 +39,7 @@ def pipeline(
         quarantined=list(batches.quarantined),
         refresh=refresh,
     )
+
+
+if __name__ == "__main__":  # a run in this process, without a server: see direct_run.py
+    direct_run.main(pipeline, DEPARTMENT)
