@@ -20,7 +20,6 @@ from prefect.settings.context import temporary_settings
 from .core import layout
 from .ops.checks import OpsError, load_settings, run_main
 
-
 NO_SERVER = {PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING}
 
 
