@@ -12,7 +12,7 @@ from project import git_commit_all
 
 @pytest.mark.slow
 def test_make_run_local_needs_no_server(render_project, make) -> None:
-    project: Path = render_project(project_name="Direct Run")  # the defaults: local backend
+    project: Path = render_project(project_name="Run Here")  # the defaults: local backend
     git_commit_all(project, "rendered")
     make(project, "install")
 
@@ -27,4 +27,5 @@ def test_make_run_local_needs_no_server(render_project, make) -> None:
 
     bad = make(project, "run-local", "PARTITION=a/b", check=False)
     assert bad.returncode != 0
-    assert bad.stderr.strip().splitlines()[-1].startswith("error: partition 'a/b' must be")
+    assert bad.stdout.startswith("error: partition 'a/b' must be")  # the first line: no traceback
+    assert "Traceback" not in bad.stdout
