@@ -11,9 +11,10 @@ store. `make run` is the way through the server, a deployment and a worker.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
 from prefect import Flow
+from prefect.client.schemas.objects import State
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 from prefect.settings.context import temporary_settings
 
@@ -42,9 +43,8 @@ def run_pipeline(pipeline: Flow[..., Any], department: str, argv: list[str]) -> 
         )
     print(f"Running {pipeline.name} on partition {partition}, in this process ...")
     with temporary_settings(restore_defaults=NO_SERVER):  # a temporary server, then none
-        state = pipeline(
-            partition=partition, sources=args.source, refresh=args.refresh, return_state=True
-        )
+        parameters = {"partition": partition, "sources": args.source, "refresh": args.refresh}
+        state = cast("State[Any]", pipeline(**parameters, return_state=True))
     if not state.is_completed():
         raise OpsError(f"{pipeline.name} ended {state.name}: {state.message}")
     root = settings.storage.root.resolve()
