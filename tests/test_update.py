@@ -234,6 +234,15 @@ def installed(project: Path, make) -> Path:
     return project / "src" / next((project / "src").iterdir()).name
 
 
+def with_retries_edited(copy_at, make, version: str) -> tuple[Path, Path]:
+    """A project at `version`, installed, with the user's edit on a line v1.2.0 changes too."""
+    project = copy_at(version)
+    package = installed(project, make)
+    replace_once(package / "settings.py", "retries: int = Field(default=3, ge=0, le=10)",
+                 "retries: int = Field(default=5, ge=0, le=10)")  # fmt: skip
+    return project, package
+
+
 def update(make, project: Path, *args: str):
     return make(project, "update", *args, check=False)
 
@@ -241,11 +250,8 @@ def update(make, project: Path, *args: str):
 @pytest.mark.slow
 @pytest.mark.xdist_group("update-lost")
 def test_nothing_the_user_changed_is_lost_without_a_word(copy_at, make) -> None:
-    project = copy_at("v1.0.0")
-    package = installed(project, make)
     # An edit on a line v1.2.0 also changes, and a file v1.2.0 drops, edited.
-    replace_once(package / "settings.py", "retries: int = Field(default=3, ge=0, le=10)",
-                 "retries: int = Field(default=5, ge=0, le=10)")  # fmt: skip
+    project, package = with_retries_edited(copy_at, make, "v1.0.0")
     hooks = project / ".pre-commit-config.yaml"
     hooks.write_text(hooks.read_text() + "# our own hook settings\n")
     git_commit_all(project, "User edits")
@@ -286,10 +292,7 @@ def test_nothing_the_user_changed_is_lost_without_a_word(copy_at, make) -> None:
 @pytest.mark.slow
 @pytest.mark.xdist_group("update-lost")
 def test_rejected_hunks_are_reported_and_stay_in_view(copy_at, make) -> None:
-    project = copy_at("v1.1.0")
-    package = installed(project, make)
-    replace_once(package / "settings.py", "retries: int = Field(default=3, ge=0, le=10)",
-                 "retries: int = Field(default=5, ge=0, le=10)")  # fmt: skip
+    project, package = with_retries_edited(copy_at, make, "v1.1.0")
     git_commit_all(project, "User edit")
 
     result = update(make, project, "VCS_REF=v1.2.0", "COPIER_ARGS=--conflict rej")
