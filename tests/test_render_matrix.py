@@ -148,6 +148,16 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     if backend != "self_hosted":  # a server of its own for local, only a worker for Cloud
         stack = (package / "ops" / "stack.py").read_text()
         assert ("def start_server" in stack) is (backend == "local")
+    # Every option a make target passes to an ops command is one that command declares.
+    for target in ("up", "deploy", "pool", "run", "blocks", "check"):
+        dry_run = subprocess.run(
+            ["make", "-n", target, "UV=true", "SOURCES=a.csv", "REFRESH=1", "PARTITION=p"],
+            cwd=project, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        for module, options in re.findall(rf"-m {package.name}\.ops\.(\w+) (.*)", dry_run):
+            source = (package / "ops" / f"{module}.py").read_text()
+            for option in re.findall(r"(--[a-z][a-z-]*)", options):
+                assert f'"{option}"' in source, (target, module, option)
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
     prefect_toml = tomllib.loads((project / "prefect.toml").read_text())
     assert ("api" in prefect_toml) is (backend != "cloud")
