@@ -32,11 +32,10 @@ UNRESPONSIVE_RUNS = f"{block_names.PREFIX}-crash-unresponsive-runs"
 def project_flow_names() -> list[str]:
     """`<department>-<stage>` for every flow module of every department package."""
     names = []
-    for department in pkgutil.iter_modules(flows.__path__):
-        if department.ispkg:
-            package = importlib.import_module(f"{flows.__name__}.{department.name}")
-            stages = pkgutil.iter_modules(package.__path__)
-            names += [f"{department.name}-{stage.name}" for stage in stages if not stage.ispkg]
+    for department in flows.departments():
+        package = importlib.import_module(f"{flows.__name__}.{department}")
+        stages = pkgutil.iter_modules(package.__path__)
+        names += [f"{department}-{stage.name}" for stage in stages if not stage.ispkg]
     return sorted(names)
 
 
