@@ -4,6 +4,9 @@ import importlib
 import pkgutil
 from types import ModuleType
 
+# Each department package has one module, and one flow, per stage.
+STAGES = ("ingestion", "processing", "analysis", "pipeline")
+
 
 def departments() -> list[str]:
     """The department packages, sorted."""

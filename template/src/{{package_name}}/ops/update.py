@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .. import flows
 from .checks import OpsError, run_main
 
 ANSWERS_FILE = Path(".copier-answers.yml")
@@ -183,8 +184,7 @@ def deploy_department(department: str, deploy_args: list[str]) -> int:
     except OpsError:
         print("The Prefect API does not answer: run `make deploy` once it is up.")
         return 0
-    stages = ("ingestion", "processing", "analysis", "pipeline")
-    names = [f"{department}-{stage}" for stage in stages]
+    names = [f"{department}-{stage}" for stage in flows.STAGES]
     return deploy.main([*deploy_args, *(arg for name in names for arg in ("--name", name))])
 
 
