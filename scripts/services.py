@@ -37,6 +37,16 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, process=None)
     raise TimeoutError(f"{what} not ready after {timeout:g}s")
 
 
+def live_processes(detail: str) -> Iterator[tuple[int, bytes]]:
+    """(pid, /proc/<pid>/<detail>) of every live process this user can read."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / detail).read_bytes()
+            except OSError:  # gone meanwhile, or not ours
+                continue
+
+
 def stop_group(process: subprocess.Popen, grace: float = 20) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left."""
     with contextlib.suppress(ProcessLookupError):

@@ -11,6 +11,7 @@ import pytest
 
 import screenshots
 from project import TEMPLATE, free_port, git_commit_all, run
+from services import live_processes
 
 STAGES = ("ingestion", "processing", "analysis", "pipeline")
 
@@ -18,16 +19,8 @@ STAGES = ("ingestion", "processing", "analysis", "pipeline")
 def processes_of(project: Path) -> list[str]:
     """Command lines of live processes that run from the project's virtualenv."""
     venv = str(project / ".venv")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if venv in cmdline:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
+    commands = ((pid, raw.replace(b"\0", b" ").decode()) for pid, raw in live_processes("cmdline"))
+    return [f"{pid}: {command}" for pid, command in commands if venv in command]
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from project import free_port, git_commit_all, set_api_port
-from services import wait_for
+from services import live_processes, wait_for
 
 CSV = b"order_id,region,amount\n1,north,10.0\n"
 
@@ -60,16 +60,7 @@ class SlowSource:
 def processes_of_run(flow_run_id: str) -> list[int]:
     """Pids whose environment names this flow run (the process worker's child)."""
     marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environment = (entry / "environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if marker in environment:
-                pids.append(int(entry.name))
-    return pids
+    return [pid for pid, environ in live_processes("environ") if marker in environ.split(b"\0")]
 
 
 @pytest.fixture
