@@ -12,7 +12,7 @@ SYNCED := $(VENV)/.synced
 # Azurite, the Azure Blob emulator of the storage tests, comes from npm.
 AZURITE := .cache/node/node_modules/.bin/azurite-blob
 
-.PHONY: help demo test test-fast lint format bench docs clean
+.PHONY: help demo test test-fast lint format bench docs release clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,10 @@ bench: $(SYNCED) $(AZURITE) ## Print the benchmark figures (BENCH_ARGS="--only s
 docs: $(SYNCED) ## Regenerate docs/reference/questions.md from copier.yml, then build the site
 	$(RUN) python scripts/questions_reference.py
 	$(RUN) mkdocs build --strict --site-dir .cache/site
+
+release: $(SYNCED) ## Tag release VERSION=X.Y.Z once CHANGELOG.md has its entry (refuses otherwise)
+	@[ -n "$(VERSION)" ] || { echo "error: say which version: make release VERSION=X.Y.Z" >&2; exit 1; }
+	$(RUN) python scripts/release.py $(VERSION)
 
 clean: ## Remove the demo project and caches (not .venv)
 	rm -rf .demo .pytest_cache .ruff_cache

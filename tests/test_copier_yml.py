@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
+import release
+
 from conftest import COPIER_YML, TEMPLATE
-from project import host_python
+from project import git_commit_all, host_python
 
 QUESTIONS = {k: v for k, v in COPIER_YML.items() if not k.startswith("_")}
 ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
@@ -71,16 +72,54 @@ def test_derived_values_are_never_asked_or_stored() -> None:
     assert "_copier_answers" in answers_template
 
 
-def test_release_tags_and_the_changelog_are_in_step() -> None:
-    """Each vX.Y.Z tag has a CHANGELOG entry and each entry a tag: `copier copy` and
-    `copier update` move between these versions."""
-    tags = set(
-        subprocess.run(
-            ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True,
-            check=True,
-        ).stdout.split()
+def test_every_release_tag_in_this_clone_has_a_changelog_entry() -> None:
+    """`copier copy` renders the newest vX.Y.Z tag, so each tag needs its CHANGELOG entry.
+    (A CI checkout may carry no tags; `make release` is what creates them, tested below.)"""
+    tags = subprocess.run(
+        ["git", "tag", "--list", "v*"], cwd=TEMPLATE, capture_output=True, text=True, check=True
+    ).stdout.split()
+    entries = release.changelog_versions((TEMPLATE / "CHANGELOG.md").read_text())
+    assert entries, "CHANGELOG.md describes no release"
+    assert {tag.removeprefix("v") for tag in tags} <= set(entries)
+
+
+def _release(repo: Path, version: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TEMPLATE / "scripts" / "release.py"), version, "--repo", str(repo)],
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
-    changelog = (TEMPLATE / "CHANGELOG.md").read_text()
-    entries = {f"v{version}" for version in re.findall(r"^## \[(\d+\.\d+\.\d+)\]", changelog, re.M)}
-    assert tags, "no release tag: copier would render whatever HEAD is"
-    assert tags == entries
+
+
+def test_make_release_tags_only_a_version_the_changelog_describes(tmp_path: Path) -> None:
+    repo = tmp_path / "template"
+    repo.mkdir()
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text("# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2026-01-02\n- first\n")
+    git_commit_all(repo, "first")
+
+    def tags() -> list[str]:
+        return release.git(repo, "tag", "--list").split()
+
+    assert _release(repo, "0.1.0").returncode == 0
+    assert tags() == ["v0.1.0"]
+
+    refused = {
+        "0.1.0": "v0.1.0 is already tagged",
+        "0.2.0": "CHANGELOG.md has no '## [0.2.0] - YYYY-MM-DD' entry",
+        "0.0.9": "0.0.9 is not newer than the latest release v0.1.0",
+        "next": "'next' is not a version like 1.2.3",
+    }
+    for version, reason in refused.items():
+        result = _release(repo, version)
+        assert result.returncode == 1, version
+        assert result.stderr.startswith(f"error: not tagged: {reason}"), result.stderr
+        assert "Traceback" not in result.stderr
+    changelog.write_text(
+        changelog.read_text().replace("[Unreleased]\n", "[Unreleased]\n\n## [0.2.0] - 2026-02-03\n")
+    )
+    assert "uncommitted changes" in _release(repo, "0.2.0").stderr
+    git_commit_all(repo, "0.2.0")
+    assert tags() == ["v0.1.0"]
+    released = _release(repo, "v0.2.0")
+    assert released.returncode == 0, released.stderr
+    assert tags() == ["v0.1.0", "v0.2.0"]
