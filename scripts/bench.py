@@ -5,7 +5,10 @@ Sections (`--only NAME ...` picks some; all run by default):
 - scaffold: `copier copy` of the default project vs `prefect init --recipe docker`
   in an empty folder (both as command-line calls, interpreter start-up included);
 - first-run: from a rendered, installed project with no server running to the first
-  COMPLETED pipeline run (`make up`, `make deploy`, `make run`), fresh database each time;
+  COMPLETED pipeline run, fresh database each time: `make up`, `make deploy`, `make run`
+  step by step, against the same steps typed with Prefect's CLI (server start, work-pool
+  create, deploy --all, worker start, deployment run --watch); then where a deployed
+  run's time goes, and the start-up every Prefect command pays;
 - tests: the generated project's `make test`;
 - image: size of the runtime-only environment the image holds (the Dockerfile's own
   `uv sync` commands) vs the development environment of `make install`;
@@ -36,8 +39,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 
+import httpx
 import yaml
 
 from engine import engine_problem, image_size
@@ -81,6 +86,31 @@ def print_table(title: str, results: Results, unit: str = "seconds") -> None:
             f"  {name:<50} {statistics.median(values):>9.2f} {min(values):>9.2f} "
             f"{max(values):>9.2f} {len(values):>4}"
         )
+
+
+def run_breakdown(url: str) -> dict[str, float]:
+    """The newest pipeline run, from the API: how long it waited for a worker and its
+    process (created -> running), ran, and how long its stages took inside it."""
+    query = {"sort": "EXPECTED_START_TIME_DESC", "limit": 20}
+    runs = httpx.post(f"{url}/flow_runs/filter", json=query, timeout=10).json()
+    parent = next(r for r in runs if r["parent_task_run_id"] is None)
+    children = [r for r in runs if r["parent_task_run_id"] and r["created"] >= parent["created"]]
+
+    def at(value: str) -> float:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    def seconds(run: dict[str, str], start: str, end: str) -> float:
+        return at(run[end]) - at(run[start])
+
+    return {
+        "created -> running (worker poll, process, imports)": seconds(
+            parent, "created", "start_time"
+        ),
+        "running -> completed (the pipeline)": seconds(parent, "start_time", "end_time"),
+        f"  of which its {len(children)} stages, start to end": sum(
+            seconds(child, "start_time", "end_time") for child in children
+        ),
+    }
 
 
 class Bench:
@@ -146,19 +176,90 @@ class Bench:
         print(f"  copier copy / prefect init: {ratio:.2f}x")
 
     def first_run(self) -> None:
+        """`make up deploy run` against the same steps typed with Prefect's CLI, each
+        from a fresh database, then where the time of a run goes."""
         project = self.default_project
+        steps: Results = {}
+        breakdown: Results = {}
 
-        def first(_: int) -> None:
+        def timed(name: str, action: Callable[[], object]) -> None:
+            started = time.perf_counter()
+            action()
+            steps.setdefault(name, []).append(time.perf_counter() - started)
+
+        def project_steps(_: int) -> None:
             try:
-                self.up(project)
-                self.make(project, "deploy")
-                self.make(project, "run")
+                timed("make up (fresh database)", lambda: self.up(project))
+                timed("make deploy", lambda: self.make(project, "deploy"))
+                timed("make run (first)", lambda: self.make(project, "run"))
+                timed("make run (deployed, outputs kept)", lambda: self.make(project, "run"))
+                url = f"http://127.0.0.1:{self._api_port(project)}/api"
+                for name, seconds in run_breakdown(url).items():
+                    breakdown.setdefault(name, []).append(seconds)
             finally:
                 run(["make", "down"], project, env=self.env, check=False)
 
-        results = {"installed project -> first COMPLETED run": measure(
-            "first run", self.repeat_slow, first)}  # fmt: skip
-        print_table("First run", results)
+        total = measure("make up deploy run", self.repeat_slow, project_steps)
+        by_hand = measure("by hand", self.repeat_slow, lambda i: self._by_hand(project, i))
+        ours = [sum(s) for s in zip(*(steps[n] for n in list(steps)[:3]), strict=True)]
+        results = {
+            **steps,
+            "make up + deploy + run": ours,
+            "the same typed with prefect's CLI": by_hand,
+        }
+        print_table("First run, from an installed project", results)
+        ratio = statistics.median(ours) / statistics.median(by_hand)
+        print(f"  make up deploy run / typed by hand: {ratio:.2f}x")
+        print(f"  (the loop around them, with the second run: {statistics.median(total):.1f}s)")
+        print_table("Where a deployed run's time goes (the second make run)", breakdown)
+
+        prefect = str(project / ".venv" / "bin" / "prefect")
+        python = str(project / ".venv" / "bin" / "python")
+        commands = {
+            "one prefect CLI call (prefect --version)": [prefect, "--version"],
+            "import prefect": [python, "-c", "import prefect"],
+        }
+        floors = {
+            name: measure(name, self.repeat, lambda _, command=command: run(command, project))
+            for name, command in commands.items()
+        }
+        print_table("Floors every command pays", floors)
+
+    def _api_port(self, project: Path) -> int:
+        line = next(
+            x
+            for x in (project / ".env").read_text().splitlines()
+            if x.startswith("PREFECT_API_URL=")
+        )
+        return int(line.rsplit(":", 1)[1].split("/")[0])
+
+    def _by_hand(self, project: Path, attempt: int) -> None:
+        """The CLI sequence a user would type: server, work pool, deploy, worker, run --watch."""
+        prefect = str(project / ".venv" / "bin" / "prefect")
+        home = self.work / f"by-hand-{attempt}"
+        home.mkdir()
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/api"
+        env = {**self.env, "PREFECT_HOME": str(home), "PREFECT_API_URL": url}
+        pool = yaml.safe_load((project / "prefect.yaml").read_text())["definitions"]["work_pool"][
+            "name"
+        ]
+        server = start([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                       env, home / "server.log", cwd=project)  # fmt: skip
+        worker = None
+        try:
+            wait_for(api_healthy(url), "server", 300, server)
+            run([prefect, "work-pool", "create", pool, "--type", "process"], project, env=env)
+            run([prefect, "--no-prompt", "deploy", "--all"], project, env=env)
+            worker = start(
+                [prefect, "worker", "start", "--pool", pool], env, home / "worker.log", cwd=project
+            )
+            run([prefect, "deployment", "run", f"{DEPARTMENT}-pipeline/{DEPARTMENT}-pipeline",
+                 "--watch", "--watch-timeout", "600"], project, env=env)  # fmt: skip
+        finally:
+            for process in (worker, server):
+                if process is not None:
+                    stop_group(process)
 
     def tests(self) -> None:
         project = self.default_project

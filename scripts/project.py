@@ -119,6 +119,11 @@ def git_commit_all(project: Path, message: str) -> None:
     run(["git", "commit", "--quiet", "--no-verify", "-m", message], project)
 
 
+def errors(output: str) -> list[str]:
+    """The one-line errors (`error: ...`) of a command's output."""
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import screenshots
-from project import TEMPLATE, free_port, git_commit_all, run
+from project import TEMPLATE, errors, free_port, git_commit_all, run
 from services import live_processes
 
 STAGES = ("ingestion", "processing", "analysis", "pipeline")
@@ -130,6 +130,17 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
         deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
         assert len(deployments) == left, pruned.stdout
     assert {d["name"] for d in deployments} == {f"sales-{s}" for s in STAGES}
+
+    # A deploy that Prefect refuses shows Prefect's output, then one line.
+    prefect_yaml = (project / "prefect.yaml").read_text()
+    broken = prefect_yaml.replace(".flows.sales.ingestion:", ".flows.sales.nowhere:")
+    (project / "prefect.yaml").write_text(broken)
+    failed = run(["make", "deploy"], project, env=env, check=False)
+    (project / "prefect.yaml").write_text(prefect_yaml)
+    assert failed.returncode != 0
+    assert errors(failed.stdout) == ["error: prefect deploy failed (exit 1); its output is above"]
+    assert "No module named" in failed.stdout
+    assert "flows.sales.nowhere" in failed.stdout
 
     run(["make", "down"], project, env=env)
     assert processes_of(project) == []

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from project import free_port, git_commit_all, set_api_port
+from project import errors, free_port, git_commit_all, set_api_port
 
 pytestmark = pytest.mark.slow
-
-
-def errors(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("error:")]
 
 
 @contextlib.contextmanager
