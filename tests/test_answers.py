@@ -55,6 +55,11 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"departments": "[sales_]"}, "no trailing or double underscores"),
     ({"departments": "[" + "a" * 31 + "]"}, "too long"),
     ({"ci": "gitlab"}, "Invalid choice"),
+    ({"schedule": "hourly"}, "Invalid choice"),
+    ({"schedule_cron": "0 6 * *"}, "has five fields"),
+    ({"schedule_cron": "0 6 * * * *"}, "has five fields"),
+    ({"schedule_cron": "0 6 * * mon;rm"}, '"mon;rm" is not a cron field'),
+    ({"schedule": "interval", "schedule_interval": 30}, "at least 60 seconds"),
 ]
 
 

@@ -16,7 +16,8 @@ ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
 REQUIRED = {
     "project_name", "project_slug", "package_name", "description", "author_name",
     "author_email", "python_version", "prefect_backend", "storage", "work_pool_type",
-    "work_pool_name", "image_name", "departments", "task_runner", "ci",
+    "work_pool_name", "image_name", "departments", "schedule", "schedule_cron",
+    "schedule_interval", "task_runner", "ci",
 }  # fmt: skip
 
 
