@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,11 @@ def git_commit_all(project: Path, message: str) -> None:
         run(["git", "init", "--quiet", "--initial-branch=main"], project)
     run(["git", "add", "--all"], project)
     run(["git", "commit", "--quiet", "--no-verify", "-m", message], project)
+
+
+def api_time(value: str) -> datetime:
+    """A timestamp of Prefect's API ("...Z"; Python 3.10 reads only "+00:00")."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def errors(output: str) -> list[str]:

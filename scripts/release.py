@@ -45,7 +45,7 @@ def check_release(repo: Path, version: str) -> None:
     if git(repo, "status", "--porcelain"):
         raise ReleaseError("the working tree has uncommitted changes: commit them first")
     tags = [tag.removeprefix("v") for tag in git(repo, "tag", "--list", "v*").split()]
-    if f"v{version}" in {f"v{tag}" for tag in tags}:
+    if version in tags:
         raise ReleaseError(f"v{version} is already tagged")
     newest = max((t for t in tags if SEMVER.match(t)), key=version_key, default=None)
     if newest is not None and key <= version_key(newest):

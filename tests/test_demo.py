@@ -81,7 +81,7 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert failed.returncode != 0
     assert "The end of sales-ingestion's log:" in failed.stdout
     assert "source file not found: /nonexistent/orders.csv" in failed.stdout
-    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("error:")]
+    (line,) = errors(failed.stdout)
     assert f"see http://127.0.0.1:{port}/runs/flow-run/" in line
 
     status = run(["make", "status"], project, env=env).stdout
@@ -96,7 +96,7 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     # Adding a department renders the skeleton and registers its deployments.
     refused = run(["make", "department", "NAME=marketing"], project, env=env, check=False)
     assert refused.returncode != 0
-    (line,) = [line for line in refused.stdout.splitlines() if line.startswith("error:")]
+    (line,) = errors(refused.stdout)
     assert "commit or stash these first" in line
     assert "uv.lock is yours: commit it" in line  # the only dirty file: the new lock
     run(["git", "add", "uv.lock"], project, env=env)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from project import free_port, git_commit_all, run, set_api_port, uv_binary
+from project import errors, free_port, git_commit_all, run, set_api_port, uv_binary
 
 # A representative subset of the answer space; the render matrix covers the rest.
 PROJECTS: dict[str, dict[str, Any]] = {
@@ -75,14 +75,14 @@ def test_missing_prerequisites_and_a_stopped_server_give_one_clear_line(
     set_api_port(project, free_port())  # nothing listens there
     for target in ("deploy", "run", "blocks", "status"):
         result = make(project, target, check=False)
-        errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+        lines = errors(result.stdout)
         assert "Traceback" not in result.stdout, (target, result.stdout)
         if target == "status":
             assert "is not reachable" in result.stdout
         else:
             assert result.returncode != 0
-            assert len(errors) == 1, (target, result.stdout)
-            assert "is not reachable" in errors[0]
+            assert len(lines) == 1, (target, result.stdout)
+            assert "is not reachable" in lines[0]
 
 
 def interpreter(version: str) -> str:
@@ -131,7 +131,7 @@ def test_a_missing_python_is_one_line_not_a_download(render_project, make, tmp_p
         "UV_PYTHON_INSTALL_DIR": str(tmp_path / "pythons"), "UV": str(bin_dir / "uv"),
     })  # fmt: skip
     assert result.returncode != 0
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    (line,) = errors(result.stdout)
     assert line.startswith("error: Python 3.13 (.python-version) is not installed"), line
     assert "Traceback" not in result.stdout
     assert not (project / ".venv").exists()

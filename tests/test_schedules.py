@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from project import free_port, git_commit_all, set_api_port
+from project import api_time, free_port, git_commit_all, set_api_port
 from services import wait_for
 
 PIPELINE = "sales-pipeline/sales-pipeline"
@@ -41,8 +41,7 @@ def test_only_pipelines_get_the_schedule_switched_off(render_project, answers, e
 def scheduled_starts(api: str) -> list[datetime]:
     body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
     runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
-    return sorted(datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00"))
-                  for r in runs)  # fmt: skip
+    return sorted(api_time(run["expected_start_time"]) for run in runs)
 
 
 def schedule_of(api: str) -> dict[str, object]:

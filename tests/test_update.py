@@ -17,7 +17,7 @@ import pytest
 import yaml
 from copier import run_update
 
-from project import TEMPLATE, git_commit_all, host_python, run
+from project import TEMPLATE, errors, git_commit_all, host_python, run
 
 CONFLICT = re.compile(r"^(<<<<<<<|=======|>>>>>>>)( |$)", re.MULTILINE)
 SKELETON = (
@@ -282,7 +282,7 @@ def test_nothing_the_user_changed_is_lost_without_a_word(copy_at, make) -> None:
     head = git(project, "rev-parse", "HEAD")
     down = update(make, project, "VCS_REF=v1.0.0")
     assert down.returncode != 0
-    (line,) = [line for line in down.stdout.splitlines() if line.startswith("error:")]
+    (line,) = errors(down.stdout)
     assert "copier update refused" in line
     assert "downgrad" in line.lower()
     assert git(project, "status", "--porcelain") == ""
@@ -367,7 +367,7 @@ def test_replaced_demo_data_stays_the_users_even_with_generated_files_deleted(
         f"_src_path: {answers['_src_path']}", "_src_path: ../copier-prefect-starter"))  # fmt: skip
     git_commit_all(project, "Moved the template")
     moved = update(make, project)
-    (line,) = [line for line in moved.stdout.splitlines() if line.startswith("error:")]
+    (line,) = errors(moved.stdout)
     assert "_src_path: ../copier-prefect-starter) does not exist from here" in line
     assert "absolute path or a git URL" in line
 
