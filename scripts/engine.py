@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import yaml
 
-from project import run
+from project import free_port, git_commit_all, run, set_api_port
 
 ENGINE_TIMEOUT = 30
 
@@ -94,3 +95,44 @@ def in_image(
 def api(url: str, auth: httpx.Auth | None = None) -> httpx.Client:
     """A client for the Prefect API at `url` (…/api), bounded in time."""
     return httpx.Client(base_url=url.rstrip("/") + "/", auth=auth, timeout=20)
+
+
+class Cleanup:
+    """What a test made on the engine, removed at teardown even when the test fails."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.stacks: list[Path] = []
+        self.images: list[str] = []  # repositories
+        self.volumes: list[str] = []
+
+    def close(self) -> None:
+        for project in self.stacks:
+            docker("compose", "down", "--volumes", "--remove-orphans", "--rmi", "all",
+                   cwd=project, env=self.env, check=False, timeout=300)  # fmt: skip
+        # Flow-run containers are removed when they end; a failed test may leave some.
+        for row in containers("label=io.prefect.flow-run-id"):
+            docker("rm", "--force", row.split()[0], check=False)
+        for repository in self.images:  # every tag of it
+            tagged = docker("image", "ls", "--quiet", repository, check=False).stdout.split()
+            if tagged:
+                docker("image", "rm", "--force", *set(tagged), check=False)
+        for volume in self.volumes:
+            docker("volume", "rm", "--force", volume, check=False)
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def install(project: Path, make: Callable[[Path, str], object]) -> str:
+    """Commit, install, commit the lock file (as the README says); a free API port."""
+    git_commit_all(project, "Initial commit")
+    make(project, "install")
+    git_commit_all(project, "Lock dependencies")
+    return set_api_port(project, free_port())
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs if not key.startswith("#")}

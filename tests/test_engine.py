@@ -21,8 +21,19 @@ import httpx
 import pytest
 import yaml
 
-from engine import api, containers, docker, in_image, services, volumes
-from project import free_port, git_commit_all, run, set_api_port
+from engine import (
+    Cleanup,
+    answers_of,
+    api,
+    containers,
+    docker,
+    in_image,
+    install,
+    read_dotenv,
+    services,
+    volumes,
+)
+from project import free_port, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("engine")]
 
@@ -33,30 +44,6 @@ OUTPUT_ROW = re.compile(
 )
 
 
-class Cleanup:
-    """What a test made on the engine, removed at teardown even when the test fails."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.stacks: list[Path] = []
-        self.images: list[str] = []  # repositories
-        self.volumes: list[str] = []
-
-    def close(self) -> None:
-        for project in self.stacks:
-            docker("compose", "down", "--volumes", "--remove-orphans", "--rmi", "all",
-                   cwd=project, env=self.env, check=False, timeout=300)  # fmt: skip
-        # Flow-run containers are removed when they end; a failed test may leave some.
-        for row in containers("label=io.prefect.flow-run-id"):
-            docker("rm", "--force", row.split()[0], check=False)
-        for repository in self.images:  # every tag of it
-            tagged = docker("image", "ls", "--quiet", repository, check=False).stdout.split()
-            if tagged:
-                docker("image", "rm", "--force", *set(tagged), check=False)
-        for volume in self.volumes:
-            docker("volume", "rm", "--force", volume, check=False)
-
-
 @pytest.fixture
 def cleanup(docker_engine: None, env: dict[str, str], copie) -> Iterator[Cleanup]:
     # (after copie, so it runs before copie removes the projects)
@@ -65,23 +52,6 @@ def cleanup(docker_engine: None, env: dict[str, str], copie) -> Iterator[Cleanup
         yield made
     finally:
         made.close()
-
-
-def answers_of(project: Path) -> dict[str, object]:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
-
-
-def install(project: Path, make) -> str:
-    """Commit, install, commit the lock file (as the README says); a free API port."""
-    git_commit_all(project, "Initial commit")
-    make(project, "install")
-    git_commit_all(project, "Lock dependencies")
-    return set_api_port(project, free_port())
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key: value for key, value in pairs if not key.startswith("#")}
 
 
 def wait_until_healthy(project: Path, env: dict[str, str], timeout: float = 240) -> dict:

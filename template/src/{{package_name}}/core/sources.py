@@ -91,5 +91,11 @@ def _fetch_http(url: str, *, timeout: float, deadline: float, headers: dict[str,
             f"{url}: no complete answer within {deadline:g}s (PIPELINE_FETCH__DEADLINE_SECONDS)",
             retryable=True,
         ) from None
+    except httpx.TimeoutException as exc:  # one operation (connect, a read) took too long
+        raise SourceError(
+            f"{url}: {exc.__class__.__name__}, no answer within {timeout:g}s "
+            "(PIPELINE_FETCH__TIMEOUT_SECONDS)",
+            retryable=True,
+        ) from exc
     except httpx.TransportError as exc:
         raise SourceError(f"{url}: {exc.__class__.__name__}: {exc}", retryable=True) from exc

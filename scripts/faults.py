@@ -1,0 +1,381 @@
+"""The fault matrix: faults injected into a running self-hosted stack (docker pool).
+
+Each driver takes a `Stack` (a rendered project whose `make up` and `make deploy` ran,
+with the sources container of fault_sources.py beside it), starts runs, injects its
+fault while a run is in flight, and returns an `Outcome`: the runs with their final
+states and messages, the outputs of the partitions they wrote, and the seconds from
+the fault to recovery (the run COMPLETED, or every affected run final). The tests
+(tests/test_faults.py) assert on outcomes; `make bench` prints their recovery times.
+
+Runs are created through the API as `make run` creates them: the deployment, the
+partition and sources as parameters, and PIPELINE_* settings as the run's `env`
+job variable (ops/run.py does the same with the shell's variables).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from engine import api, containers, docker, read_dotenv, services
+from project import run
+
+SOURCES = "http://sources:8000"  # the sources service, on the network flow runs join
+DEPARTMENT = "sales"
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+HEARTBEAT_GRACE = 240  # 3 missed heartbeats of 30 s, plus the automation's evaluation
+# How a fetch fails fast in the source scenarios: per read, per download, one retry.
+FETCH_LIMITS = {
+    "PIPELINE_FETCH__TIMEOUT_SECONDS": "3",
+    "PIPELINE_FETCH__DEADLINE_SECONDS": "6",
+    "PIPELINE_FETCH__RETRIES": "1",
+    "PIPELINE_FETCH__BACKOFF_SECONDS": "0",
+}
+SOURCES_SERVICE = """\
+# The fault matrix's sources (scripts/fault_sources.py) on the stack's default network,
+# which flow-run containers join: they reach it as http://sources:8000 and nothing
+# else on the host has to listen.
+services:
+  sources:
+    image: python:{python}-slim-trixie
+    command: ["python", "/srv/fault_sources.py"]
+    user: "10001"
+    read_only: true
+    volumes: ["{script}:/srv/fault_sources.py:ro"]
+    healthcheck:
+      test: ["CMD", "python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8000), 3)"]
+      interval: 2s
+      retries: 30
+"""
+
+
+@dataclass
+class Stack:
+    project: Path
+    env: dict[str, str]  # COMPOSE_FILE includes the sources service
+    url: str
+    auth: tuple[str, str]
+    name: str  # the compose project
+
+    def client(self) -> httpx.Client:
+        return api(self.url, httpx.BasicAuth(*self.auth))
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+        return docker("compose", *args, cwd=self.project, env=self.env, check=check,
+                      timeout=timeout).stdout  # fmt: skip
+
+    def make(self, *targets: str) -> str:
+        return run(["make", "--no-print-directory", *targets], self.project, env=self.env).stdout
+
+    def healthy(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            states = services(self.project, self.env)
+            if states and all(s["State"] == "running" and s["Health"] == "healthy"
+                              for s in states.values()):  # fmt: skip
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stack not healthy after {timeout:g}s: {states}")
+            time.sleep(2)
+
+
+def start_stack(project: Path, env: dict[str, str], url: str) -> Stack:
+    """`make up` (with the sources service) and `make deploy` in an installed project."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    (project / "compose.faults.yaml").write_text(SOURCES_SERVICE.format(
+        python=answers["python_version"], script=Path(__file__).with_name("fault_sources.py")
+    ))  # fmt: skip
+    stack_env = {**env, "COMPOSE_FILE": "compose.yaml:compose.faults.yaml"}
+    stack = Stack(project, stack_env, url, ("", ""), str(answers["compose_project"]))
+    stack.make("up")
+    user, password = read_dotenv(project / ".env")["PREFECT_API_AUTH_STRING"].split(":", 1)
+    stack.auth = (user, password)
+    stack.make("deploy")
+    return stack
+
+
+@dataclass
+class Run:
+    id: str
+    flow: str  # sales-pipeline, sales-ingestion, ...
+    state: str
+    message: str
+    partition: str
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    runs: list[Run]  # every flow run the scenario created, children included
+    outputs: dict[str, list[str]]  # partition -> files written (records of done work apart)
+    recovery_seconds: float
+    running_at_fault: list[str] = field(default_factory=list)  # flows RUNNING when it hit
+    logs: dict[str, list[str]] = field(default_factory=dict)  # run id -> log messages
+    rerun: list[Run] = field(default_factory=list)  # a rerun of the same partition, if any
+
+    def of(self, flow: str) -> list[Run]:
+        return [r for r in self.runs if r.flow == f"{DEPARTMENT}-{flow}"]
+
+
+def tolerant(call: Callable[[], object], default: object = None) -> object:
+    """The API call's result, or `default` while the API (or its database) is down."""
+    try:
+        return call()
+    except (httpx.HTTPError, ValueError):
+        return default
+
+
+def create_run(
+    stack: Stack, flow: str, partition: str, sources: list[str] | None = None,
+    settings: dict[str, str] | None = None,
+) -> str:  # fmt: skip
+    parameters: dict[str, object] = {"partition": partition, "refresh": False}
+    if sources:
+        parameters["sources"] = sources
+    with stack.client() as client:
+        name = f"{DEPARTMENT}-{flow}"
+        deployment = client.get(f"deployments/name/{name}/{name}")
+        deployment.raise_for_status()
+        created = client.post(
+            f"deployments/{deployment.json()['id']}/create_flow_run",
+            json={"parameters": parameters, "job_variables": {"env": settings or {}}},
+        )
+        created.raise_for_status()
+        return str(created.json()["id"])
+
+
+def family(client: httpx.Client, parents: list[str]) -> list[dict]:
+    """The runs and their children (the stages of a pipeline)."""
+    found = client.post("flow_runs/filter", json={"flow_runs": {"id": {"any_": parents}}})
+    children = client.post(
+        "flow_runs/filter", json={"flow_runs": {"parent_flow_run_id": {"any_": parents}}}
+    )
+    found.raise_for_status()
+    children.raise_for_status()
+    return [*found.json(), *children.json()]
+
+
+def flow_names(client: httpx.Client) -> dict[str, str]:
+    return {f["id"]: f["name"] for f in client.post("flows/filter", json={}).json()}
+
+
+def as_runs(client: httpx.Client, rows: list[dict]) -> list[Run]:
+    names = flow_names(client)
+    return [
+        Run(row["id"], names[row["flow_id"]], row["state_type"],
+            (row["state"] or {}).get("message") or "", row["parameters"].get("partition", ""))
+        for row in rows
+    ]  # fmt: skip
+
+
+def wait_until(stack: Stack, parents: list[str], done: Callable[[list[dict]], bool],
+               timeout: float) -> list[dict]:  # fmt: skip
+    """Poll the runs (API outages tolerated) until `done(runs)`; the runs."""
+    deadline = time.monotonic() + timeout
+    rows: list[dict] = []
+    while time.monotonic() < deadline:
+        with stack.client() as client:
+            rows = tolerant(lambda: family(client, parents), rows)  # type: ignore[arg-type]
+        if rows and done(rows):
+            return rows
+        time.sleep(1)
+    states = sorted((r["name"], r["state_type"]) for r in rows)
+    raise AssertionError(f"runs not there after {timeout:g}s: {states}")
+
+
+def all_final(rows: list[dict]) -> bool:
+    return all(r["state_type"] in FINAL for r in rows)
+
+
+def stage_running(rows: list[dict]) -> bool:
+    return any(r["parent_task_run_id"] and r["state_type"] == "RUNNING" for r in rows)
+
+
+def logs_of(stack: Stack, run_id: str) -> list[str]:
+    with stack.client() as client:
+        logs = client.post("logs/filter", json={
+            "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200,
+        })  # fmt: skip
+        logs.raise_for_status()
+        return [log["message"] for log in logs.json()]
+
+
+def outputs(stack: Stack, partition: str) -> list[str]:
+    """Every file of the partition in the outputs volume, as the flow runs see it; the
+    records of finished work (.done/) apart."""
+    with stack.client() as client:
+        name = f"{DEPARTMENT}-pipeline"
+        deployment = client.get(f"deployments/name/{name}/{name}").json()
+    listing = docker(
+        "run", "--rm", "-v", f"{stack.name}_pipeline-data:/app/data:ro",
+        deployment["job_variables"]["image"], "find", "/app/data", "-type", "f",
+    ).stdout.split()  # fmt: skip
+    prefix = len("/app/data/")
+    files = [path[prefix:] for path in listing]
+    mine = [f for f in files if f"/{partition}/" in f or f.endswith(f"/{partition}.json")]
+    return sorted(f for f in mine if not f.startswith(".done/"))
+
+
+def read_output(stack: Stack, key: str) -> str:
+    with stack.client() as client:
+        name = f"{DEPARTMENT}-pipeline"
+        image = client.get(f"deployments/name/{name}/{name}").json()["job_variables"]["image"]
+    return docker("run", "--rm", "-v", f"{stack.name}_pipeline-data:/app/data:ro", image,
+                  "cat", f"/app/data/{key}").stdout  # fmt: skip
+
+
+def finish(stack: Stack, scenario: str, parents: list[str], partitions: list[str],
+           fault_at: float, timeout: float = 300) -> Outcome:  # fmt: skip
+    """Wait until every run is final; the outcome, recovery counted from `fault_at`."""
+    rows = wait_until(stack, parents, all_final, timeout)
+    recovered = time.monotonic() - fault_at
+    with stack.client() as client:
+        runs = as_runs(client, rows)
+    logs = {r.id: logs_of(stack, r.id) for r in runs if r.state != "COMPLETED"}
+    return Outcome(scenario, runs, {p: outputs(stack, p) for p in partitions}, recovered,
+                   logs=logs)  # fmt: skip
+
+
+def in_flight(stack: Stack, scenario: str, fault: Callable[[Stack], None],
+              delay: float = 20) -> Outcome:  # fmt: skip
+    """A pipeline whose ingestion waits `delay` s on a slow source; `fault` runs (in a
+    thread, so the runs are watched meanwhile) once that stage is Running."""
+    partition = f"faults-{scenario}"
+    sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/slow/{delay:g}/south.csv"]
+    parent = create_run(stack, "pipeline", partition, sources)
+    rows = wait_until(stack, [parent], stage_running, 300)
+    time.sleep(3)  # the slow request is in flight
+    with stack.client() as client:
+        rows = family(client, [parent])
+        running = [r.flow for r in as_runs(client, rows) if r.state == "RUNNING"]
+    fault_at = time.monotonic()
+    injected = threading.Thread(target=fault, args=(stack,))
+    injected.start()
+    try:
+        outcome = finish(stack, scenario, [parent], [partition], fault_at)
+    finally:
+        injected.join(600)
+    stack.healthy()
+    outcome.running_at_fault = running
+    return outcome
+
+
+def kill_worker(stack: Stack) -> None:
+    stack.compose("kill", "worker")
+    stack.make("up")  # what a person (or a restart policy) does: the worker comes back
+
+
+def restart(service: str) -> Callable[[Stack], None]:
+    def fault(stack: Stack) -> None:
+        stack.compose("restart", service)
+
+    return fault
+
+
+def worker_killed(stack: Stack) -> Outcome:
+    return in_flight(stack, "worker-killed", kill_worker)
+
+
+def server_restarted(stack: Stack) -> Outcome:
+    return in_flight(stack, "server-restarted", restart("prefect-server"))
+
+
+def postgres_restarted(stack: Stack) -> Outcome:
+    return in_flight(stack, "postgres-restarted", restart("postgres"))
+
+
+def redis_restarted(stack: Stack) -> Outcome:
+    return in_flight(stack, "redis-restarted", restart("redis"))
+
+
+def flow_run_container_killed(stack: Stack) -> Outcome:
+    """SIGKILL the pipeline's container mid-ingestion (one source done, one slow), wait
+    for every run to end, then rerun the partition: the finished snapshot is reused."""
+    partition = "faults-container-killed"
+    sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/slow/60/south.csv"]
+    parent = create_run(stack, "pipeline", partition, sources)
+    wait_until(stack, [parent], stage_running, 300)
+    time.sleep(5)  # the fast source is snapshotted, a heartbeat has reached the server
+    with stack.client() as client:
+        running = [r.flow for r in as_runs(client, family(client, [parent]))
+                   if r.state == "RUNNING"]  # fmt: skip
+    (container,) = containers(f"label=io.prefect.flow-run-id={parent}")
+    fault_at = time.monotonic()
+    docker("kill", container.split()[0])
+    outcome = finish(stack, "container-killed", [parent], [partition], fault_at,
+                     timeout=HEARTBEAT_GRACE + 60)  # fmt: skip
+    outcome.running_at_fault = running
+    again = create_run(stack, "pipeline", partition, [f"{SOURCES}/good/north.csv",
+                                                      f"{SOURCES}/good/south.csv"])  # fmt: skip
+    rerun = finish(stack, "container-killed-rerun", [again], [partition], time.monotonic())
+    outcome.rerun = rerun.runs
+    outcome.outputs = rerun.outputs
+    outcome.logs.update({r.id: logs_of(stack, r.id) for r in rerun.runs})
+    return outcome
+
+
+def failing_source(stack: Stack, scenario: str, path: str) -> Outcome:
+    """A pipeline on one good source and one that never answers in full, with the
+    fetch limits of FETCH_LIMITS; recovery counts from the ingestion's start."""
+    partition = f"faults-{scenario}"
+    sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/{path}"]
+    parent = create_run(stack, "pipeline", partition, sources, FETCH_LIMITS)
+    wait_until(stack, [parent], stage_running, 300)
+    started = time.monotonic()
+    return finish(stack, scenario, [parent], [partition], started)
+
+
+def hanging_source(stack: Stack) -> Outcome:
+    return failing_source(stack, "hanging-source", "hang/orders.csv")
+
+
+def dripping_source(stack: Stack) -> Outcome:
+    return failing_source(stack, "dripping-source", "drip/orders.csv")
+
+
+def malformed_input(stack: Stack) -> Outcome:
+    partition = "faults-malformed"
+    sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/bad/broken.csv"]
+    started = time.monotonic()
+    parent = create_run(stack, "pipeline", partition, sources)
+    return finish(stack, "malformed-input", [parent], [partition], started)
+
+
+def many_at_once(stack: Stack, count: int = 20) -> Outcome:
+    """`count` ingestion runs created at once, one partition each (a pipeline deployment
+    runs one at a time by design: its concurrency limit is 1, ENQUEUE); recovery is the
+    time from their creation to the last one final."""
+    partitions = [f"faults-many-{i:02d}" for i in range(count)]
+    started = time.monotonic()
+    parents = [create_run(stack, "ingestion", p, [f"{SOURCES}/good/north.csv"])
+               for p in partitions]  # fmt: skip
+    return finish(stack, "20-at-once", parents, partitions, started, timeout=900)
+
+
+SCENARIOS: dict[str, Callable[[Stack], Outcome]] = {
+    "worker killed mid-run": worker_killed,
+    "server restarted mid-run": server_restarted,
+    "PostgreSQL restarted mid-run": postgres_restarted,
+    "Redis restarted mid-run": redis_restarted,
+    "flow-run container killed mid-stage": flow_run_container_killed,
+    "hanging source": hanging_source,
+    "dripping source": dripping_source,
+    "malformed input among good ones": malformed_input,
+    "20 runs at once": many_at_once,
+}
+
+
+def left_running(stack: Stack) -> list[str]:
+    """Every flow run of the server still Running or Pending (none should be, between
+    scenarios)."""
+    query = {"flow_runs": {"state": {"type": {"any_": ["RUNNING", "PENDING"]}}}}
+    with stack.client() as client:
+        rows = client.post("flow_runs/filter", json=query)
+        rows.raise_for_status()
+        return [f"{r['name']} {r['state_type']}" for r in rows.json()]

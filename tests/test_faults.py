@@ -1,0 +1,168 @@
+"""The fault matrix on a real engine: what a self-hosted stack with a docker pool survives.
+
+One stack (render, `make install`, `make up`, `make deploy`) serves every scenario, in
+the order below; each scenario's driver is in scripts/faults.py (`make bench` runs the
+same drivers and prints their recovery times). For every fault: no run lost (each run
+created ends final, COMPLETED where the fault passes), no output duplicated (each
+partition holds exactly the files its sources make, once; no stage run twice), no run
+left Running, and every failed or crashed run names a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import faults
+from engine import Cleanup, answers_of, install
+from faults import Outcome, Stack
+from project import render, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("engine")]
+
+
+@pytest.fixture(scope="module")
+def stack(docker_engine: None, env: dict[str, str], tmp_path_factory) -> Iterator[Stack]:
+    project = render(
+        tmp_path_factory.mktemp("faults") / "faults",
+        {"project_name": "Engine Faults", "prefect_backend": "self_hosted",
+         "work_pool_type": "docker"},
+    )  # fmt: skip
+    cleanup = Cleanup(env)
+    cleanup.stacks.append(project)
+    cleanup.images.append(str(answers_of(project)["image_name"]))
+    try:
+        url = install(project, lambda p, target: run(["make", target], p, env=env))
+        yield faults.start_stack(project, env, url)
+    finally:
+        cleanup.close()
+
+
+def expected_files(partition: str, names: list[str]) -> list[str]:
+    """What a completed pipeline on these sources writes, each once."""
+    return sorted([
+        *(f"raw/sales/{partition}/{name}" for name in names),
+        *(f"processed/sales/{partition}/{name}.json" for name in names),
+        f"reports/sales/{partition}/summary.json",
+        f"reports/sales/{partition}/report.md",
+        f"manifests/sales/{partition}.json",
+    ])  # fmt: skip
+
+
+def assert_sound(stack: Stack, outcome: Outcome) -> None:
+    """Nothing left Running anywhere on the server, and every run that did not complete
+    says why, in its state message or its log."""
+    assert faults.left_running(stack) == []
+    for run in outcome.runs + outcome.rerun:
+        if run.state != "COMPLETED":
+            said = " ".join([run.message, *outcome.logs.get(run.id, [])])
+            assert run.message.strip(), run
+            assert len(said) > 20, run
+    print(f"\n{outcome.scenario}: recovered in {outcome.recovery_seconds:.1f}s")
+
+
+def assert_completed_in_flight(stack: Stack, outcome: Outcome) -> None:
+    """The fault hit a running pipeline mid-ingestion, and it completed all the same:
+    each stage ran once, and each output exists once."""
+    assert {"sales-pipeline", "sales-ingestion"} <= set(outcome.running_at_fault), outcome
+    assert [(r.flow, r.state) for r in outcome.runs if r.state != "COMPLETED"] == []
+    for flow in ("pipeline", "ingestion", "processing", "analysis"):
+        assert len(outcome.of(flow)) == 1, (flow, outcome.runs)
+    partition = f"faults-{outcome.scenario}"
+    assert outcome.outputs[partition] == expected_files(partition, ["north.csv", "south.csv"])
+    assert_sound(stack, outcome)
+
+
+def test_a_killed_worker_leaves_its_flow_run_to_complete(stack: Stack) -> None:
+    assert_completed_in_flight(stack, faults.worker_killed(stack))
+
+
+def test_a_restarted_server_loses_no_run(stack: Stack) -> None:
+    assert_completed_in_flight(stack, faults.server_restarted(stack))
+
+
+def test_a_restarted_database_loses_no_run(stack: Stack) -> None:
+    assert_completed_in_flight(stack, faults.postgres_restarted(stack))
+
+
+def test_a_restarted_redis_loses_no_run(stack: Stack) -> None:
+    assert_completed_in_flight(stack, faults.redis_restarted(stack))
+
+
+def test_a_killed_flow_run_container_crashes_its_runs_and_a_rerun_resumes(stack: Stack) -> None:
+    outcome = faults.flow_run_container_killed(stack)
+    assert {"sales-pipeline", "sales-ingestion"} <= set(outcome.running_at_fault)
+    states = {r.flow: (r.state, r.message) for r in outcome.runs}
+    assert set(states) == {"sales-pipeline", "sales-ingestion"}, states
+    assert states["sales-pipeline"][0] == "CRASHED", states
+    assert "exited with non-zero status code 137" in states["sales-pipeline"][1], states
+    # The stage had no process left: the heartbeat automation of `make deploy` ended it.
+    assert states["sales-ingestion"][0] == "CRASHED", states
+    assert states["sales-ingestion"][1].startswith("No heartbeat for 90s"), states
+    assert outcome.recovery_seconds < faults.HEARTBEAT_GRACE
+    # The rerun of the partition completes, and fetches only what the crash left undone.
+    assert {(r.flow, r.state) for r in outcome.rerun} == {
+        (f"sales-{flow}", "COMPLETED") for flow in ("pipeline", "ingestion", "processing",
+                                                    "analysis")  # fmt: skip
+    }
+    logs = [line for run in outcome.rerun for line in outcome.logs[run.id]]
+    assert "snapshot-source: 1 run, 1 already done" in logs, logs
+    partition = "faults-container-killed"
+    assert outcome.outputs[partition] == expected_files(partition, ["north.csv", "south.csv"])
+    assert_sound(stack, outcome)
+
+
+@pytest.mark.parametrize(
+    ("driver", "path", "limit", "seconds"),
+    [
+        (faults.hanging_source, "hang/orders.csv", "PIPELINE_FETCH__TIMEOUT_SECONDS", "3s"),
+        (faults.dripping_source, "drip/orders.csv", "PIPELINE_FETCH__DEADLINE_SECONDS", "6s"),
+    ],
+)
+def test_a_source_that_never_answers_in_full_fails_the_run_in_bounded_time(
+    stack: Stack, driver, path: str, limit: str, seconds: str
+) -> None:
+    outcome = driver(stack)
+    states = {r.flow: r.state for r in outcome.runs}
+    assert states == {"sales-pipeline": "FAILED", "sales-ingestion": "FAILED"}, outcome.runs
+    # Each attempt ends at its limit: one try and one retry, each within the download
+    # deadline, plus the margin of a container's start and exit.
+    limits = faults.FETCH_LIMITS
+    attempts = int(limits["PIPELINE_FETCH__RETRIES"]) + 1
+    bound = float(limits["PIPELINE_FETCH__DEADLINE_SECONDS"]) * attempts + 60
+    assert outcome.recovery_seconds < bound, outcome.recovery_seconds
+    # The run says which source and which limit, in the words of the settings.
+    for run in outcome.runs:
+        assert f"{faults.SOURCES}/{path}" in run.message, run
+        assert f"within {seconds} ({limit})" in run.message, run
+    partition = f"faults-{outcome.scenario}"
+    assert outcome.outputs[partition] == [f"raw/sales/{partition}/north.csv"]
+    assert_sound(stack, outcome)
+
+
+def test_a_malformed_source_is_quarantined_and_the_rest_completes(stack: Stack) -> None:
+    outcome = faults.malformed_input(stack)
+    assert {r.state for r in outcome.runs} == {"COMPLETED"}, outcome.runs
+    partition = "faults-malformed"
+    quarantine = [f"quarantine/sales/{partition}/broken.csv",
+                  f"quarantine/sales/{partition}/broken.csv.reason.txt"]  # fmt: skip
+    assert outcome.outputs[partition] == sorted([
+*expected_files(partition, ["north.csv"]), *quarantine])
+    reason = faults.read_output(stack, quarantine[1])
+    assert "not UTF-8 text" in reason, reason
+    report = faults.read_output(stack, f"reports/sales/{partition}/report.md")
+    assert "broken.csv" in report, report
+    assert_sound(stack, outcome)
+
+
+def test_twenty_runs_at_once_all_complete_once(stack: Stack) -> None:
+    outcome = faults.many_at_once(stack)
+    assert len(outcome.runs) == 20
+    assert {r.state for r in outcome.runs} == {"COMPLETED"}, outcome.runs
+    assert sorted(r.partition for r in outcome.runs) == sorted(outcome.outputs)
+    for partition, files in outcome.outputs.items():
+        assert files == [f"raw/sales/{partition}/north.csv"], (partition, files)
+    assert_sound(stack, outcome)
+
