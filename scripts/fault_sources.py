@@ -56,4 +56,4 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()  # noqa: S104 - in a container
+    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()

@@ -49,7 +49,7 @@ services:
     read_only: true
     volumes: ["{script}:/srv/fault_sources.py:ro"]
     healthcheck:
-      test: ["CMD", "python", "-c", "import socket; socket.create_connection(('127.0.0.1', 8000), 3)"]
+      test: ["CMD", "python", "-c", "{probe}"]
       interval: 2s
       retries: 30
 """
@@ -89,7 +89,8 @@ def start_stack(project: Path, env: dict[str, str], url: str) -> Stack:
     """`make up` (with the sources service) and `make deploy` in an installed project."""
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     (project / "compose.faults.yaml").write_text(SOURCES_SERVICE.format(
-        python=answers["python_version"], script=Path(__file__).with_name("fault_sources.py")
+        python=answers["python_version"], script=Path(__file__).with_name("fault_sources.py"),
+        probe="import socket; socket.create_connection(('127.0.0.1', 8000), 3)",
     ))  # fmt: skip
     stack_env = {**env, "COMPOSE_FILE": "compose.yaml:compose.faults.yaml"}
     stack = Stack(project, stack_env, url, ("", ""), str(answers["compose_project"]))

@@ -19,7 +19,6 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-import yaml
 
 from engine import (
     Cleanup,

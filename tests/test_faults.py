@@ -11,14 +11,14 @@ left Running, and every failed or crashed run names a reason a person can act on
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import faults
 from engine import Cleanup, answers_of, install
 from faults import Outcome, Stack
-from project import render, run
+from project import render
+from project import run as run_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("engine")]
 
@@ -34,7 +34,7 @@ def stack(docker_engine: None, env: dict[str, str], tmp_path_factory) -> Iterato
     cleanup.stacks.append(project)
     cleanup.images.append(str(answers_of(project)["image_name"]))
     try:
-        url = install(project, lambda p, target: run(["make", target], p, env=env))
+        url = install(project, lambda p, target: run_command(["make", target], p, env=env))
         yield faults.start_stack(project, env, url)
     finally:
         cleanup.close()
@@ -103,10 +103,9 @@ def test_a_killed_flow_run_container_crashes_its_runs_and_a_rerun_resumes(stack:
     assert states["sales-ingestion"][1].startswith("No heartbeat for 90s"), states
     assert outcome.recovery_seconds < faults.HEARTBEAT_GRACE
     # The rerun of the partition completes, and fetches only what the crash left undone.
-    assert {(r.flow, r.state) for r in outcome.rerun} == {
-        (f"sales-{flow}", "COMPLETED") for flow in ("pipeline", "ingestion", "processing",
-                                                    "analysis")  # fmt: skip
-    }
+    stages = ("pipeline", "ingestion", "processing", "analysis")
+    completed = {(f"sales-{stage}", "COMPLETED") for stage in stages}
+    assert {(r.flow, r.state) for r in outcome.rerun} == completed
     logs = [line for run in outcome.rerun for line in outcome.logs[run.id]]
     assert "snapshot-source: 1 run, 1 already done" in logs, logs
     partition = "faults-container-killed"
@@ -148,8 +147,9 @@ def test_a_malformed_source_is_quarantined_and_the_rest_completes(stack: Stack) 
     partition = "faults-malformed"
     quarantine = [f"quarantine/sales/{partition}/broken.csv",
                   f"quarantine/sales/{partition}/broken.csv.reason.txt"]  # fmt: skip
-    assert outcome.outputs[partition] == sorted([
-*expected_files(partition, ["north.csv"]), *quarantine])
+    assert outcome.outputs[partition] == sorted(
+        [*expected_files(partition, ["north.csv"]), *quarantine]
+    )
     reason = faults.read_output(stack, quarantine[1])
     assert "not UTF-8 text" in reason, reason
     report = faults.read_output(stack, f"reports/sales/{partition}/report.md")
@@ -165,4 +165,3 @@ def test_twenty_runs_at_once_all_complete_once(stack: Stack) -> None:
     for partition, files in outcome.outputs.items():
         assert files == [f"raw/sales/{partition}/north.csv"], (partition, files)
     assert_sound(stack, outcome)
-
