@@ -44,7 +44,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from engine import engine_problem, image_size
+import faults
+from engine import Cleanup, answers_of, engine_problem, image_size
 from project import (
     TEMPLATE,
     api_time,
@@ -468,9 +469,36 @@ class Bench:
         }
         print_table("Self-hosted stack: make up to all services healthy", results)
 
+    def faults(self) -> None:
+        problem = engine_problem()
+        if problem is not None:
+            print(f"\nFaults: skipped, {problem}")
+            return
+        answers = {"prefect_backend": "self_hosted", "work_pool_type": "docker",
+                   "project_name": "Bench Faults"}  # fmt: skip
+        project = self.installed("faults", answers)
+        git_commit_all(project, "Lock dependencies")
+        cleanup = Cleanup(self.env)
+        cleanup.stacks.append(project)
+        cleanup.images.append(str(answers_of(project)["image_name"]))
+        rows = []
+        try:
+            stack = faults.start_stack(project, self.env, set_api_port(project, free_port()))
+            for name, driver in faults.SCENARIOS.items():
+                print(f"  {name} ...", file=sys.stderr, flush=True)
+                outcome = driver(stack)
+                states = sorted({f"{r.flow.split('-', 1)[1]} {r.state.lower()}"
+                                 for r in outcome.runs if r.state != "COMPLETED"})  # fmt: skip
+                rows.append((name, outcome.recovery_seconds, ", ".join(states) or "completed"))
+        finally:
+            cleanup.close()
+        print(f"\n{'Fault (one run each)':<40} {'recovery (s)':>12}  outcome")
+        for name, seconds, outcome_text in rows:
+            print(f"  {name:<38} {seconds:>12.1f}  {outcome_text}")
+
 
 SECTIONS = ("scaffold", "first-run", "tests", "image", "server", "storage", "scale-out",
-            "containers")  # fmt: skip
+            "containers", "faults")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

@@ -107,16 +107,20 @@ class Cleanup:
         self.volumes: list[str] = []
 
     def close(self) -> None:
+        tagged = {repository: set(docker("image", "ls", "--quiet", repository,
+                                         check=False).stdout.split())
+                  for repository in self.images}  # fmt: skip
+        # Flow-run containers are removed when they end; a failed test may leave some.
+        # Only those of this test's images: other projects may share the engine.
+        for image in set().union(*tagged.values()):
+            for row in containers("label=io.prefect.flow-run-id", f"ancestor={image}"):
+                docker("rm", "--force", row.split()[0], check=False)
         for project in self.stacks:
             docker("compose", "down", "--volumes", "--remove-orphans", "--rmi", "all",
                    cwd=project, env=self.env, check=False, timeout=300)  # fmt: skip
-        # Flow-run containers are removed when they end; a failed test may leave some.
-        for row in containers("label=io.prefect.flow-run-id"):
-            docker("rm", "--force", row.split()[0], check=False)
-        for repository in self.images:  # every tag of it
-            tagged = docker("image", "ls", "--quiet", repository, check=False).stdout.split()
-            if tagged:
-                docker("image", "rm", "--force", *set(tagged), check=False)
+        for ids in tagged.values():  # every tag of each repository
+            if ids:
+                docker("image", "rm", "--force", *ids, check=False)
         for volume in self.volumes:
             docker("volume", "rm", "--force", volume, check=False)
 

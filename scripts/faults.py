@@ -93,7 +93,8 @@ def start_stack(project: Path, env: dict[str, str], url: str) -> Stack:
         probe="import socket; socket.create_connection(('127.0.0.1', 8000), 3)",
     ))  # fmt: skip
     stack_env = {**env, "COMPOSE_FILE": "compose.yaml:compose.faults.yaml"}
-    stack = Stack(project, stack_env, url, ("", ""), str(answers["compose_project"]))
+    name = yaml.safe_load((project / "compose.yaml").read_text())["name"]
+    stack = Stack(project, stack_env, url, ("", ""), str(name))
     stack.make("up")
     user, password = read_dotenv(project / ".env")["PREFECT_API_AUTH_STRING"].split(":", 1)
     stack.auth = (user, password)
