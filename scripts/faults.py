@@ -120,6 +120,8 @@ class Outcome:
     running_at_fault: list[str] = field(default_factory=list)  # flows RUNNING when it hit
     logs: dict[str, list[str]] = field(default_factory=dict)  # run id -> log messages
     rerun: list[Run] = field(default_factory=list)  # a rerun of the same partition, if any
+    # The run's flow-run containers still running once the fault was injected.
+    containers_after_fault: list[str] = field(default_factory=list)
 
     def of(self, flow: str) -> list[Run]:
         return [r for r in self.runs if r.flow == f"{DEPARTMENT}-{flow}"]
@@ -244,10 +246,15 @@ def finish(stack: Stack, scenario: str, parents: list[str], partitions: list[str
                    logs=logs)  # fmt: skip
 
 
-def in_flight(stack: Stack, scenario: str, fault: Callable[[Stack], None],
-              delay: float = 20) -> Outcome:  # fmt: skip
-    """A pipeline whose ingestion waits `delay` s on a slow source; `fault` runs (in a
-    thread, so the runs are watched meanwhile) once that stage is Running."""
+@dataclass
+class Fault:
+    inject: Callable[[Stack], None]
+    repair: Callable[[Stack], None] = lambda stack: None  # what a person does next
+
+
+def in_flight(stack: Stack, scenario: str, fault: Fault, delay: float = 20) -> Outcome:
+    """A pipeline whose ingestion waits `delay` s on a slow source; the fault is injected
+    once that stage is Running (in a thread, so the runs are watched meanwhile)."""
     partition = f"faults-{scenario}"
     sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/slow/{delay:g}/south.csv"]
     parent = create_run(stack, "pipeline", partition, sources)
@@ -256,8 +263,15 @@ def in_flight(stack: Stack, scenario: str, fault: Callable[[Stack], None],
     with stack.client() as client:
         rows = family(client, [parent])
         running = [r.flow for r in as_runs(client, rows) if r.state == "RUNNING"]
+    survivors: list[str] = []
+
+    def inject() -> None:
+        fault.inject(stack)
+        survivors.extend(containers(f"label=io.prefect.flow-run-id={parent}", "status=running"))
+        fault.repair(stack)
+
     fault_at = time.monotonic()
-    injected = threading.Thread(target=fault, args=(stack,))
+    injected = threading.Thread(target=inject)
     injected.start()
     try:
         outcome = finish(stack, scenario, [parent], [partition], fault_at)
@@ -265,12 +279,12 @@ def in_flight(stack: Stack, scenario: str, fault: Callable[[Stack], None],
         injected.join(600)
     stack.healthy()
     outcome.running_at_fault = running
+    outcome.containers_after_fault = survivors
     return outcome
 
 
 def kill_worker(stack: Stack) -> None:
     stack.compose("kill", "worker")
-    stack.make("up")  # what a person (or a restart policy) does: the worker comes back
 
 
 def restart(service: str) -> Callable[[Stack], None]:
@@ -281,19 +295,20 @@ def restart(service: str) -> Callable[[Stack], None]:
 
 
 def worker_killed(stack: Stack) -> Outcome:
-    return in_flight(stack, "worker-killed", kill_worker)
+    # `make up` brings the worker back, as a person (or a restart policy) would.
+    return in_flight(stack, "worker-killed", Fault(kill_worker, lambda stack: stack.make("up")))
 
 
 def server_restarted(stack: Stack) -> Outcome:
-    return in_flight(stack, "server-restarted", restart("prefect-server"))
+    return in_flight(stack, "server-restarted", Fault(restart("prefect-server")))
 
 
 def postgres_restarted(stack: Stack) -> Outcome:
-    return in_flight(stack, "postgres-restarted", restart("postgres"))
+    return in_flight(stack, "postgres-restarted", Fault(restart("postgres")))
 
 
 def redis_restarted(stack: Stack) -> Outcome:
-    return in_flight(stack, "redis-restarted", restart("redis"))
+    return in_flight(stack, "redis-restarted", Fault(restart("redis")))
 
 
 def flow_run_container_killed(stack: Stack) -> Outcome:

@@ -67,6 +67,7 @@ def assert_completed_in_flight(stack: Stack, outcome: Outcome) -> None:
     """The fault hit a running pipeline mid-ingestion, and it completed all the same:
     each stage ran once, and each output exists once."""
     assert {"sales-pipeline", "sales-ingestion"} <= set(outcome.running_at_fault), outcome
+    assert len(outcome.containers_after_fault) == 1, outcome  # the run's container lived on
     assert [(r.flow, r.state) for r in outcome.runs if r.state != "COMPLETED"] == []
     for flow in ("pipeline", "ingestion", "processing", "analysis"):
         assert len(outcome.of(flow)) == 1, (flow, outcome.runs)
