@@ -47,12 +47,21 @@ services:
     command: ["python", "/srv/fault_sources.py"]
     user: "10001"
     read_only: true
-    volumes: ["{script}:/srv/fault_sources.py:ro"]
+    # It also keeps the outputs volume mounted: a tmpfs volume is emptied whenever no
+    # container has it mounted (the worker is killed in one scenario).
+    volumes: ["{script}:/srv/fault_sources.py:ro", "pipeline-data:/srv/outputs:ro"]
     healthcheck:
       test: ["CMD", "python", "-c", "{probe}"]
       interval: 2s
       retries: 30
+
+# The outputs volume on a small tmpfs, so the disk-full scenario can fill it. The pool's
+# job template still mounts this same volume, and nothing else, into every flow run.
+volumes:
+  pipeline-data:
+    driver_opts: {{type: tmpfs, device: tmpfs, o: "size={outputs_mb}m,uid=10001"}}
 """
+OUTPUTS_MB = 64
 
 
 @dataclass
@@ -91,6 +100,7 @@ def start_stack(project: Path, env: dict[str, str], url: str) -> Stack:
     (project / "compose.faults.yaml").write_text(SOURCES_SERVICE.format(
         python=answers["python_version"], script=Path(__file__).with_name("fault_sources.py"),
         probe="import socket; socket.create_connection(('127.0.0.1', 8000), 3)",
+        outputs_mb=OUTPUTS_MB,
     ))  # fmt: skip
     stack_env = {**env, "COMPOSE_FILE": "compose.yaml:compose.faults.yaml"}
     name = yaml.safe_load((project / "compose.yaml").read_text())["name"]
@@ -122,6 +132,7 @@ class Outcome:
     rerun: list[Run] = field(default_factory=list)  # a rerun of the same partition, if any
     # The run's flow-run containers still running once the fault was injected.
     containers_after_fault: list[str] = field(default_factory=list)
+    free_kib_during_fault: int = -1  # the disk-full scenario: space left on the volume
 
     def of(self, flow: str) -> list[Run]:
         return [r for r in self.runs if r.flow == f"{DEPARTMENT}-{flow}"]
@@ -252,7 +263,7 @@ class Fault:
     repair: Callable[[Stack], None] = lambda stack: None  # what a person does next
 
 
-def in_flight(stack: Stack, scenario: str, fault: Fault, delay: float = 20) -> Outcome:
+def in_flight(stack: Stack, scenario: str, fault: Fault, delay: float = 12) -> Outcome:
     """A pipeline whose ingestion waits `delay` s on a slow source; the fault is injected
     once that stage is Running (in a thread, so the runs are watched meanwhile)."""
     partition = f"faults-{scenario}"
@@ -364,6 +375,30 @@ def malformed_input(stack: Stack) -> Outcome:
     return finish(stack, "malformed-input", [parent], [partition], started)
 
 
+def disk_full(stack: Stack) -> Outcome:
+    """A pipeline while the outputs volume is full; then space is freed and the
+    partition rerun. Recovery counts from the run's creation to its final state."""
+    partition = "faults-disk-full"
+    filler = "/app/data/.filler"
+    # dd stops (and fails) when the volume is full: that is the point.
+    stack.compose("exec", "-T", "worker", "dd", "if=/dev/zero", f"of={filler}", "bs=1M",
+                  check=False)  # fmt: skip
+    free = stack.compose("exec", "-T", "worker", "df", "--output=avail", "/app/data")
+    sources = [f"{SOURCES}/good/north.csv", f"{SOURCES}/good/south.csv"]
+    started = time.monotonic()
+    parent = create_run(stack, "pipeline", partition, sources)
+    try:
+        outcome = finish(stack, "disk-full", [parent], [partition], started)
+    finally:
+        stack.compose("exec", "-T", "worker", "rm", "-f", filler)
+    outcome.free_kib_during_fault = int(free.split()[-1])
+    again = create_run(stack, "pipeline", partition, sources)
+    rerun = finish(stack, "disk-full-rerun", [again], [partition], time.monotonic())
+    outcome.rerun = rerun.runs
+    outcome.outputs = rerun.outputs
+    return outcome
+
+
 def many_at_once(stack: Stack, count: int = 20) -> Outcome:
     """`count` ingestion runs created at once, one partition each (a pipeline deployment
     runs one at a time by design: its concurrency limit is 1, ENQUEUE); recovery is the
@@ -384,6 +419,7 @@ SCENARIOS: dict[str, Callable[[Stack], Outcome]] = {
     "hanging source": hanging_source,
     "dripping source": dripping_source,
     "malformed input among good ones": malformed_input,
+    "outputs disk full": disk_full,
     "20 runs at once": many_at_once,
 }
 

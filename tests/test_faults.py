@@ -158,6 +158,23 @@ def test_a_malformed_source_is_quarantined_and_the_rest_completes(stack: Stack) 
     assert_sound(stack, outcome)
 
 
+def test_a_full_outputs_disk_fails_the_run_with_its_reason_and_a_rerun_completes(
+    stack: Stack,
+) -> None:
+    outcome = faults.disk_full(stack)
+    assert outcome.free_kib_during_fault == 0
+    states = {r.flow: (r.state, r.message) for r in outcome.runs}
+    assert states.keys() == {"sales-pipeline", "sales-ingestion"}, states
+    for state, message in states.values():
+        assert state == "FAILED", states
+        assert "No space left on device" in message, states
+    # Nothing half-written was left behind, and once there is space the rerun completes.
+    assert {r.state for r in outcome.rerun} == {"COMPLETED"}, outcome.rerun
+    partition = "faults-disk-full"
+    assert outcome.outputs[partition] == expected_files(partition, ["north.csv", "south.csv"])
+    assert_sound(stack, outcome)
+
+
 def test_twenty_runs_at_once_all_complete_once(stack: Stack) -> None:
     outcome = faults.many_at_once(stack)
     assert len(outcome.runs) == 20
