@@ -123,7 +123,7 @@ def test_make_deploy_keeps_the_fetch_limit_and_deployed_runs_honour_the_limits(
         assert time.monotonic() - started < 60
     (line,) = errors(timed_out.stdout)
     assert "sales-pipeline/sales-pipeline ended TimedOut" in line
-    assert "ran longer than 3s (PIPELINE_FLOWS__TIMEOUT_SECONDS)" in line
+    assert "sales-pipeline ran longer than 3s (PIPELINE_FLOWS__TIMEOUT_SECONDS)" in line
     run = latest_run(api, "sales-pipeline/sales-pipeline")
     assert run["state"]["type"] == "FAILED"
     assert run["state"]["name"] == "TimedOut"

@@ -10,15 +10,16 @@ By default a flow run is not retried but is timed out (PIPELINE_FLOWS__*): the t
 already retry their passing faults and a rerun skips every finished unit, so a
 whole-flow retry would mostly repeat the failure; the timeout is the backstop for a
 run that hangs, which would otherwise hold its deployment's concurrency slot and keep
-every later run waiting. A stage started by its pipeline is never retried on its own:
-the pipeline's retry runs it again. A permanent fault (a bad source, records of the
+every later run waiting. A stage started by its pipeline takes neither on its own: the
+pipeline's timeout bounds it and the pipeline's retry runs it again (so retries do not
+multiply). A permanent fault (a bad source, records of the
 wrong shape) ends the run without a retry, as it does for the tasks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
@@ -48,11 +49,12 @@ def applied() -> Iterator[None]:
     if context is None or context.flow_run is None or context.flow is None:
         raise RuntimeError("flow_policy.applied() belongs inside a flow")
     flow_run, name = context.flow_run, context.flow.name
-    retries = 0 if flow_run.parent_task_run_id else settings.retries
+    on_its_own = flow_run.parent_task_run_id is None
+    retries = settings.retries if on_its_own else 0
     _set_retries(flow_run, retries, settings.retry_delay_seconds)
     seconds = settings.timeout_seconds
     try:
-        with timeout(seconds, timeout_exc_type=_ExpiredError):
+        with timeout(seconds, timeout_exc_type=_ExpiredError) if on_its_own else nullcontext():
             yield
     except _ExpiredError:
         raise TimeoutError(
