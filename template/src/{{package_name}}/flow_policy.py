@@ -12,8 +12,8 @@ whole-flow retry would mostly repeat the failure; the timeout is the backstop fo
 run that hangs, which would otherwise hold its deployment's concurrency slot and keep
 every later run waiting. A stage started by its pipeline takes neither on its own: the
 pipeline's timeout bounds it and the pipeline's retry runs it again (so retries do not
-multiply). A permanent fault (a bad source, records of the
-wrong shape) ends the run without a retry, as it does for the tasks.
+multiply). A permanent fault (a bad source, records of the wrong shape) ends the run
+without a retry, as it does for the tasks.
 """
 
 from __future__ import annotations
