@@ -1,4 +1,5 @@
-"""Names of the Prefect blocks `make blocks` saves and the flows load at run time.
+"""Names of the Prefect blocks `make blocks` saves and the flows load at run time, and
+the tag of the fetch tasks (whose concurrency limit `make deploy` keeps).
 
 Block names allow lowercase letters, digits and dashes: each is `<package>-...`.
 """
@@ -8,3 +9,4 @@ ALERTS = f"{PREFIX}-alerts"
 FETCH_TOKEN = f"{PREFIX}-fetch-auth-token"
 STORAGE = f"{PREFIX}-storage"
 STORAGE_CREDENTIALS = f"{PREFIX}-storage-credentials"
+FETCH_TAG = f"{PREFIX}-fetch"
