@@ -23,9 +23,12 @@ STORAGES = ("none", "s3", "gcs", "azure")
 POOLS = ("process", "docker", "kubernetes")
 MATRIX = list(itertools.product(BACKENDS, STORAGES, POOLS))
 DEPARTMENTS = ["sales", "finance"]
+# Cloud process pools ask where the code comes from: half of them clone it from git.
+GIT_STORAGES = ("gcs", "azure")
 # Prefect's own templating survives rendering; anything else in braces is a bug.
 PREFECT_PLACEHOLDER = re.compile(
-    r"\{\{ *(\$[A-Z_]+|build_image\.[a-z_]+|webhook_url|subject|body) *\}\}"
+    r"\{\{ *(\$[A-Z_]+|build_image\.[a-z_]+|webhook_url|subject|body|clone\.directory"
+    r"|prefect\.blocks\.secret\.[a-z0-9-]+) *\}\}"
 )
 
 
@@ -34,9 +37,12 @@ def rendered(render_project):
     """A project for one backend x storage x pool combination, with two departments."""
 
     def _render(backend: str, storage: str, pool: str) -> Path:
+        git = backend == "cloud" and pool == "process" and storage in GIT_STORAGES
         return render_project(
-            prefect_backend=backend, storage=storage, work_pool_type=pool, departments=DEPARTMENTS
-        )
+            prefect_backend=backend, storage=storage, work_pool_type=pool, departments=DEPARTMENTS,
+            **({"code_source": "git", "git_repository": "https://git.example.com/a/p.git"}
+               if git else {}),
+        )  # fmt: skip
 
     return _render
 
@@ -86,6 +92,14 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
         assert pull["directory"] == "{{ $PIPELINE_WORKDIR }}"
         assert "PIPELINE_WORKDIR=/app" in (project / "Dockerfile.worker").read_text()
+    elif backend == "cloud" and storage in GIT_STORAGES:
+        clone, workdir = prefect_yaml["pull"]
+        assert clone["prefect.deployments.steps.git_clone"]["repository"] == (
+            "https://git.example.com/a/p.git"
+        )
+        assert workdir["prefect.deployments.steps.set_working_directory"] == {
+            "directory": "{{ clone.directory }}/src"
+        }
     else:
         assert "pull" not in prefect_yaml
     assert (project / "Dockerfile.worker").exists() is has_dockerfile
