@@ -279,7 +279,9 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     assert docker("image", "ls", "--quiet", f"{name}-worker").stdout.strip()  # images are kept
 
 
-BACKED_UP = re.compile(r"^Backed up (.+) to (backups/prefect-\d{8}T\d{6}Z\.dump) \([\d.]+ k?B\)\.$")
+BACKED_UP = re.compile(
+    r"^Backed up (.+) to (backups/prefect-\d{8}T\d{6}Z\.dump) \([\d.]+ [kMG]?B\)\.$"
+)
 
 
 def history(client: httpx.Client) -> tuple[dict[str, str], set[str]]:
