@@ -195,10 +195,15 @@ def test_the_database_settings_and_commands_refuse_bad_input_in_one_line(
     assert "PREFECT_DATABASE_URL must start with postgresql+asyncpg://" in line
     assert (project / ".env").read_text() == before
 
-    # A valid URL switches the bundled database off in .env, and removing it back on.
-    good = f"PREFECT_DATABASE_URL=postgresql+asyncpg://u:{secret}@{host}:5432/prefect\n"
-    (project / ".env").write_text(good)
+    # As make up writes .env, then with a valid URL added: the bundled database is switched
+    # off in .env, and back on once the URL is gone.
+    (project / ".env").unlink()
     env_file = [str(project / ".venv/bin/python"), "-m", f"{package}.ops.env_file"]
+    run(env_file, project, env=env)
+    assert read_dotenv(project / ".env")["COMPOSE_PROFILES"] == "bundled-database"
+    good = f"PREFECT_DATABASE_URL=postgresql+asyncpg://u:{secret}@{host}:5432/prefect\n"
+    with (project / ".env").open("a") as dotenv:
+        dotenv.write(good)
     switched = run(env_file, project, env=env).stdout
     assert "PREFECT_DATABASE_URL is set: the bundled postgres service stays off" in switched
     assert secret not in switched
