@@ -343,8 +343,14 @@ def test_backup_restore_and_an_external_database(
     assert sorted(runs.values()) == ["COMPLETED"] * 4
     assert len(deployments) == len(FLOWS)
 
+    status = make(project, "status").stdout
+    assert status.splitlines()[-1] == "database: the bundled postgres service"
+    # With the stack down, make backup starts the bundled database alone.
+    make(project, "down")
     what, dump = backed_up(project, make)
     assert what == "the bundled postgres service"
+    running = {n for n, s in services(project, env).items() if s["State"] == "running"}
+    assert running == {"postgres"}
     assert answer(project, env, "destroy", "yes").returncode == 0
     assert volumes(name) == set()
     make(project, "up")  # a new, empty database
