@@ -154,6 +154,7 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     ops = {p.name for p in (package / "ops").glob("*.py")}
     assert ("stack.py" in ops) is (backend != "self_hosted")
     assert ("env_file.py" in ops) is (backend == "self_hosted")
+    assert ("database.py" in ops) is (backend == "self_hosted")
     assert ("healthcheck.py" in ops) is has_dockerfile
     assert ("kubernetes.py" in ops) is (pool == "kubernetes")
 
@@ -234,7 +235,7 @@ def test_every_make_target_runs_its_own_command(
     expected = {"help", "install", "lint", "format", "test", "check", "up", "down", "status",
                 "logs", "deploy", "pool", "run", "run-local", "runs", "run-logs", "blocks",
                 "update", "department"}  # fmt: skip
-    expected |= {"destroy"} if backend == "self_hosted" else set()
+    expected |= {"destroy", "backup", "restore"} if backend == "self_hosted" else set()
     expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
     assert set(targets) == expected
 
@@ -248,6 +249,8 @@ def test_every_make_target_runs_its_own_command(
     # Each verb runs its own command and no other target's recipe leaks into it.
     ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
                   "blocks": "blocks", "update": "update"}  # fmt: skip
+    if backend == "self_hosted":
+        ops_module |= {"backup": "database", "restore": "database"}
     for target, module in ops_module.items():
         result = run_make(project, "-n", target)
         assert result.returncode == 0, (target, result.stderr)
@@ -255,8 +258,10 @@ def test_every_make_target_runs_its_own_command(
             assert f"-m {package}.ops.{module}" in result.stdout, (target, result.stdout)
         assert "update --department" not in result.stdout, target
     # Every option a target passes to an ops command is one that command declares.
-    for target in ("up", "deploy", "pool", "run", "blocks", "check"):
-        result = run_make(project, "-n", target, "SOURCES=a.csv", "REFRESH=1", "PARTITION=p")
+    database = ("backup", "restore") if backend == "self_hosted" else ()
+    for target in ("up", "deploy", "pool", "run", "blocks", "check", *database):
+        result = run_make(project, "-n", target, "SOURCES=a.csv", "REFRESH=1", "PARTITION=p",
+                          "FILE=backups/x.dump", "YES=1")  # fmt: skip
         for module, options in re.findall(rf"-m {package}\.ops\.(\w+) (.*)", result.stdout):
             source = (project / "src" / package / "ops" / f"{module}.py").read_text()
             for option in re.findall(r"(--[a-z][a-z-]*)", options):
