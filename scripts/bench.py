@@ -7,8 +7,11 @@ Sections (`--only NAME ...` picks some; all run by default):
 - first-run: from a rendered, installed project with no server running to the first
   COMPLETED pipeline run, fresh database each time: `make up`, `make deploy`, `make run`
   step by step, against the same steps typed with Prefect's CLI (server start, work-pool
-  create, deploy --all, worker start, deployment run --watch); then where a deployed
-  run's time goes, and the start-up every Prefect command pays;
+  create, deploy --all, worker start, deployment run --watch); inside `make up`, when
+  the server answers and the worker polls, on a new and on an existing database; deploy
+  time per deployment; where a run's time goes (created -> running -> completed) and
+  what Prefect's flow-run heartbeats add to each flow run; the start-up every Prefect
+  command pays; and the floor both sequences pay, with the goals next to it;
 - tests: the generated project's `make test`;
 - image: size of the runtime-only environment the image holds (the Dockerfile's own
   `uv sync` commands) vs the development environment of `make install`;
@@ -34,6 +37,7 @@ import os
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,6 +93,10 @@ def print_table(title: str, results: Results, unit: str = "seconds") -> None:
         )
 
 
+CREATED_TO_RUNNING = "created -> running (worker poll, process, imports)"
+RUNNING_TO_COMPLETED = "running -> completed (the pipeline)"
+
+
 def run_breakdown(url: str) -> dict[str, float]:
     """The newest pipeline run, from the API: how long it waited for a worker and its
     process (created -> running), ran, and how long its stages took inside it."""
@@ -101,14 +109,25 @@ def run_breakdown(url: str) -> dict[str, float]:
         return (api_time(run[end]) - api_time(run[start])).total_seconds()
 
     return {
-        "created -> running (worker poll, process, imports)": seconds(
-            parent, "created", "start_time"
-        ),
-        "running -> completed (the pipeline)": seconds(parent, "start_time", "end_time"),
+        CREATED_TO_RUNNING: seconds(parent, "created", "start_time"),
+        RUNNING_TO_COMPLETED: seconds(parent, "start_time", "end_time"),
         f"  of which its {len(children)} stages, start to end": sum(
             seconds(child, "start_time", "end_time") for child in children
         ),
     }
+
+
+def worker_polls(url: str, pool: str) -> Callable[[], bool]:
+    """Whether a worker is ONLINE in the pool (False while the pool does not exist)."""
+
+    def check() -> bool:
+        try:
+            reply = httpx.post(f"{url}/work_pools/{pool}/workers/filter", json={}, timeout=2)
+        except httpx.HTTPError:
+            return False
+        return reply.is_success and any(w["status"] == "ONLINE" for w in reply.json())
+
+    return check
 
 
 class Bench:
@@ -133,13 +152,40 @@ class Bench:
             self._default = self.installed("default")
         return self._default
 
-    def up(self, project: Path, env: dict[str, str] | None = None) -> str:
-        """`make up` on a fresh database and a free port; the API's URL."""
+    @staticmethod
+    def fresh(project: Path) -> str:
+        """No database, runs or outputs left, and a free port: the API's URL."""
         for state in (".prefect", ".run", "data"):
             shutil.rmtree(project / state, ignore_errors=True)
-        url = set_api_port(project, free_port())
+        return set_api_port(project, free_port())
+
+    def up(self, project: Path, env: dict[str, str] | None = None) -> str:
+        """`make up` on a fresh database and a free port; the API's URL."""
+        url = self.fresh(project)
         self.make(project, "up", env=env)
         return url
+
+    def up_watched(self, project: Path, url: str) -> dict[str, float]:
+        """`make up` while watching the API: seconds from the command's start until the
+        server answers /health, until a worker polls the pool, and until `make up` ends."""
+        pool = yaml.safe_load((project / "prefect.yaml").read_text())
+        pool = pool["definitions"]["work_pool"]["name"]
+        started = time.perf_counter()
+        command = ["make", "--no-print-directory", "up"]
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(command, cwd=project, env=self.env, stdout=log,
+                                       stderr=subprocess.STDOUT)  # fmt: skip
+            try:
+                server = wait_for(api_healthy(url), "server", 300, process)
+                worker = wait_for(worker_polls(url, pool), "worker", 300, process)
+                if process.wait(timeout=300) != 0:
+                    log.seek(0)
+                    raise RuntimeError(f"make up failed:\n{log.read().decode(errors='replace')}")
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        total = time.perf_counter() - started
+        return {"server answers": server, "worker polls": server + worker, "make up": total}
 
     # --- sections -------------------------------------------------------------------
 
@@ -177,10 +223,13 @@ class Bench:
 
     def first_run(self) -> None:
         """`make up deploy run` against the same steps typed with Prefect's CLI, each
-        from a fresh database, then where the time of a run goes."""
+        from a fresh database; inside them, where the time goes; and the floor."""
         project = self.default_project
         steps: Results = {}
-        breakdown: Results = {}
+        inside: Results = {}
+        first: Results = {}
+        deployed: Results = {}
+        heartbeats: Results = {}
 
         def timed(name: str, action: Callable[[], object]) -> object:
             started = time.perf_counter()
@@ -188,16 +237,30 @@ class Bench:
             steps.setdefault(name, []).append(time.perf_counter() - started)
             return result
 
+        def note(results: Results, figures: dict[str, float], prefix: str = "") -> None:
+            for name, seconds in figures.items():
+                results.setdefault(prefix + name, []).append(seconds)
+
         first_steps = ("make up (fresh database)", "make deploy", "make run (first)")
+        deployments = len(yaml.safe_load((project / "prefect.yaml").read_text())["deployments"])
+        one = f"{DEPARTMENT}-pipeline"
 
         def project_steps(_: int) -> None:
+            url = self.fresh(project)
             try:
-                url = str(timed(first_steps[0], lambda: self.up(project)))
+                up = self.up_watched(project, url)
+                steps.setdefault(first_steps[0], []).append(up["make up"])
+                note(inside, up, "new database: ")
                 timed(first_steps[1], lambda: self.make(project, "deploy"))
                 timed(first_steps[2], lambda: self.make(project, "run"))
+                note(first, run_breakdown(url))
                 timed("make run (deployed, outputs kept)", lambda: self.make(project, "run"))
-                for name, seconds in run_breakdown(url).items():
-                    breakdown.setdefault(name, []).append(seconds)
+                note(deployed, run_breakdown(url))
+                timed(f"deploy of 1 deployment ({one})", lambda: self.make(
+                    project, "deploy", f"POOL_ARGS=$(WORKER_ARGS) --name {one}"))  # fmt: skip
+                note(heartbeats, self._heartbeat_cost(project))
+                self.make(project, "down")
+                note(inside, self.up_watched(project, url), "existing database: ")
             finally:
                 run(["make", "down"], project, env=self.env, check=False)
 
@@ -213,8 +276,20 @@ class Bench:
         print_table("First run, from an installed project", results)
         ratio = statistics.median(ours) / statistics.median(by_hand)
         print(f"  make up deploy run / typed by hand: {ratio:.2f}x")
-        print(f"  (the loop around them, with the second run: {statistics.median(total):.1f}s)")
-        print_table("Where a deployed run's time goes (the second make run)", breakdown)
+        print(f"  (the loop around them, with the second run and the profiling: "
+              f"{statistics.median(total):.1f}s)")  # fmt: skip
+        all_deploy = median(steps, first_steps[1])
+        one_deploy = median(steps, f"deploy of 1 deployment ({one})")
+        print(f"  each further deployment: {(all_deploy - one_deploy) / (deployments - 1):.2f}s "
+              f"(make deploy of {deployments} against 1)")  # fmt: skip
+        print_table("Inside make up: seconds from its start until", inside)
+        print_table("Where the first run's time goes (the first make run)", first)
+        print_table("Where a deployed run's time goes (the second make run)", deployed)
+        print_table("A flow with 3 subflows in one process, with and without heartbeats",
+                    heartbeats)  # fmt: skip
+        joins = (median(heartbeats, "heartbeats every 30 s (the project's)")
+                 - median(heartbeats, "no heartbeat thread")) / 4  # fmt: skip
+        print(f"  heartbeats add {joins:.2f}s to each flow run (4 per pipeline run)")
 
         prefect = str(project / ".venv" / "bin" / "prefect")
         python = str(project / ".venv" / "bin" / "python")
@@ -227,6 +302,36 @@ class Bench:
             for name, command in commands.items()
         }
         print_table("Floors every command pays", floors)
+
+        # What any sequence pays, measured in the runs above: the server's start on a
+        # new database, and the run from its creation to COMPLETED (worker poll, a new
+        # process, imports, four flow runs).
+        floor = statistics.median(map(sum, zip(
+            inside["new database: server answers"], first[CREATED_TO_RUNNING],
+            first[RUNNING_TO_COMPLETED], strict=True)))  # fmt: skip
+        deployed_run = statistics.median(map(sum, zip(
+            deployed[CREATED_TO_RUNNING], deployed[RUNNING_TO_COMPLETED],
+            strict=True)))  # fmt: skip
+        typed = statistics.median(by_hand)
+        print("\nThe floor, measured in the same runs (seconds)")
+        print(f"  server answers on a new database + the first run created -> completed: "
+              f"{floor:.1f} = {floor / typed:.2f}x of the typed sequence "
+              f"(goal 0.60x = {0.6 * typed:.1f})")  # fmt: skip
+        imports = median(floors, "import prefect")
+        print(f"  a deployed run, created -> completed: {deployed_run:.1f}, and make run imports "
+              f"Prefect ({imports:.1f}) (goal for make run: 10.0)")  # fmt: skip
+
+    def _heartbeat_cost(self, project: Path) -> dict[str, float]:
+        """A trivial flow with 3 subflows against the project's server, with Prefect's
+        flow-run heartbeats (the project's 30 s; Prefect's default is 180 s) and without."""
+        python = str(project / ".venv" / "bin" / "python")
+        figures = {}
+        for name, switch in (("heartbeats every 30 s (the project's)", []),
+                             ("no heartbeat thread", ["no-heartbeats"])):  # fmt: skip
+            probe = run([python, str(PROBE), "-", "-", "subflows", str(self.repeat), *switch],
+                        project, env=self.env)  # fmt: skip
+            figures[name] = statistics.median(json.loads(probe.stdout.splitlines()[-1])["flow"])
+        return figures
 
     def _by_hand(self, project: Path, attempt: int) -> dict[str, float]:
         """The CLI sequence a user would type: server, work pool, deploy, worker, run --watch.

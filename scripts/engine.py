@@ -105,6 +105,7 @@ class Cleanup:
         self.stacks: list[Path] = []
         self.images: list[str] = []  # repositories
         self.volumes: list[str] = []
+        self.containers: list[str] = []
 
     def close(self) -> None:
         tagged = {repository: set(docker("image", "ls", "--quiet", repository,
@@ -115,9 +116,12 @@ class Cleanup:
         for image in set().union(*tagged.values()):
             for row in containers("label=io.prefect.flow-run-id", f"ancestor={image}"):
                 docker("rm", "--force", row.split()[0], check=False)
-        for project in self.stacks:
+        for project in self.stacks:  # every profile: the bundled database too, whatever .env says
             docker("compose", "down", "--volumes", "--remove-orphans", "--rmi", "all",
-                   cwd=project, env=self.env, check=False, timeout=300)  # fmt: skip
+                   cwd=project, env={**self.env, "COMPOSE_PROFILES": "*"}, check=False,
+                   timeout=300)  # fmt: skip
+        for container in self.containers:
+            docker("rm", "--force", "--volumes", container, check=False)
         for ids in tagged.values():  # every tag of each repository
             if ids:
                 docker("image", "rm", "--force", *ids, check=False)

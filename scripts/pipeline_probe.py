@@ -2,6 +2,10 @@
 
     python pipeline_probe.py PACKAGE DEPARTMENT pipeline REPEAT
         the demo pipeline on a fresh partition each time
+    python pipeline_probe.py - - subflows REPEAT [no-heartbeats]
+        a flow that calls three trivial subflows (four flow runs, as a pipeline run);
+        with `no-heartbeats`, Prefect's flow-run heartbeat thread is replaced by nothing
+        (prefect 3.8 has no setting that turns heartbeats off: 180 s by default)
     python pipeline_probe.py PACKAGE DEPARTMENT fanout REPEAT SOURCES ROWS
         over SOURCES synthetic CSV files of ROWS rows each: the processing stage on
         threads, on a 2-worker Dask LocalCluster started by the run (the default) and on
@@ -57,7 +61,33 @@ def synthetic_sources(demo: Path, folder: Path, count: int, rows: int) -> list[s
     return sources
 
 
+def subflows(repeat: int, heartbeats: bool) -> list[float]:
+    """Seconds per run of a flow with three subflows that do nothing."""
+    from prefect import flow
+
+    if not heartbeats:  # measurement only: what the heartbeat thread costs each flow run
+        import contextlib
+
+        from prefect import flow_engine
+
+        flow_engine._send_heartbeats = lambda *_, **__: contextlib.nullcontext()
+
+    @flow
+    def stage() -> None:
+        return None
+
+    @flow
+    def outer() -> None:
+        for _ in range(3):
+            stage()
+
+    return [timed(outer) for _ in range(repeat)]
+
+
 def main(package: str, department: str, mode: str, repeat: str, *sizes: str) -> None:
+    if mode == "subflows":
+        print(json.dumps({"flow": subflows(int(repeat), heartbeats="no-heartbeats" not in sizes)}))
+        return
     flows = importlib.import_module(f"{package}.flows.{department}")
     pipeline: Any = importlib.import_module(f"{flows.__name__}.pipeline")
     results: dict[str, Any] = {}

@@ -48,7 +48,8 @@ def question_table(copier_yml: Path = COPIER_YML) -> str:
         asked_when = question.get("when")
         help_text = _cell(question.get("help", ""))
         if asked_when:
-            help_text += " *(asked only for image pools)*"
+            condition = str(asked_when).strip().removeprefix("{{").removesuffix("}}").strip()
+            help_text += f" *(asked only when `{_cell(condition)}`)*"
         rows.append(
             f"| `{name}` | {question.get('type', 'str')} | {choices or ''} | {default} | "
             f"{'yes' if 'validator' in question else ''} | {help_text} |"

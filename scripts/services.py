@@ -313,3 +313,41 @@ def azurite(workdir: Path) -> Iterator[Emulator]:
 
 
 EMULATORS = {"s3": moto_s3, "gcs": fake_gcs, "azure": azurite}
+
+
+@dataclass
+class GitServer:
+    """Bare repositories under `root`, served at `url` (https, token required)."""
+
+    root: Path
+    url: str
+    ca_file: Path
+    token: str
+
+
+@contextlib.contextmanager
+def git_https(workdir: Path, token: str) -> Iterator[GitServer]:
+    """scripts/git_server.py on 127.0.0.1 with a self-signed certificate for that address
+    (clients trust it through GIT_SSL_CAINFO=ca_file)."""
+    import sys
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key, root = workdir / "cert.pem", workdir / "key.pem", workdir / "repos"
+    root.mkdir(exist_ok=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    port = free_port()
+    script = Path(__file__).with_name("git_server.py")
+    process = start(
+        [sys.executable, str(script), str(root), str(port), str(cert), str(key), token],
+        os.environ, workdir / "git-server.log",
+    )  # fmt: skip
+    try:
+        wait_for(_port_open(port), "git server", 30, process)
+        yield GitServer(root, f"https://127.0.0.1:{port}", cert, token)
+    finally:
+        stop_group(process, grace=5)

@@ -79,7 +79,19 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
     text = (project / "compose.yaml").read_text()
     compose = yaml.safe_load(text)
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "prefect-server", "prefect-services", "worker"}
+    assert set(services) == {
+        "postgres", "redis", "prefect-server", "prefect-services", "worker", "pg-client",
+    }  # fmt: skip
+    # `up` starts the bundled database only in its profile (make up keeps COMPOSE_PROFILES in
+    # .env in step with PREFECT_DATABASE_URL), and pg-client (make backup/restore) never.
+    profiles = {name: spec.get("profiles") for name, spec in services.items() if "profiles" in spec}
+    assert profiles == {"postgres": ["bundled-database"], "pg-client": ["tools"]}
+    env_example = (project / ".env.example").read_text().splitlines()
+    assert "COMPOSE_PROFILES=bundled-database" in env_example
+    assert "pg-client" not in {d for s in services.values() for d in s.get("depends_on", {})}
+    assert services["prefect-server"]["depends_on"]["postgres"]["required"] is False
+    for name in ("prefect-server", "prefect-services", "pg-client"):  # a database on the host
+        assert services[name]["extra_hosts"] == ["host.docker.internal:host-gateway"], name
     for name, service in services.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
@@ -89,7 +101,7 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
         # (the worker's comes from the image's HEALTHCHECK).
         healthcheck = service.get("healthcheck", {})
         assert not healthcheck.get("disable"), name
-        assert healthcheck.get("test") or name == "worker", name
+        assert healthcheck.get("test") or name in {"worker", "pg-client"}, name
         mounts = [str(v) for v in service.get("volumes", [])]
         has_socket = any("docker.sock" in v for v in mounts)
         assert has_socket is (name == "worker" and pool == "docker"), (name, mounts)
@@ -106,13 +118,20 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
     # worker's and the flow runs') does not reach; Redis requires a password.
     assert compose["networks"]["backend"]["internal"] is True
     networks = {name: set(spec.get("networks", ["default"])) for name, spec in services.items()}
+    # `egress` is the way out to an external PostgreSQL; flow runs (default) never join it.
     assert networks == {
-        "postgres": {"backend"}, "redis": {"backend"}, "prefect-services": {"backend"},
+        "postgres": {"backend"}, "redis": {"backend"}, "prefect-services": {"backend", "egress"},
         "prefect-server": {"default", "backend"}, "worker": {"default"},
+        "pg-client": {"backend", "egress"},
     }  # fmt: skip
+    assert services["pg-client"]["user"] == "postgres"  # not root
     assert services["redis"]["command"][-2] == "--requirepass"
     assert services["redis"]["command"][-1].startswith("${REDIS_PASSWORD:?")
     server_env = services["prefect-server"]["environment"]
+    # The external database's URL, else the bundled one's: the password only from .env.
+    assert server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith(
+        "${PREFECT_DATABASE_URL:-postgresql+asyncpg://prefect:${POSTGRES_PASSWORD:?"
+    )
     assert server_env["PREFECT_REDIS_MESSAGING_PASSWORD"].startswith("${REDIS_PASSWORD:?")
     assert server_env["PREFECT_SERVER_EVENTS_MESSAGING_BROKER"] == "prefect_redis.messaging"
     assert server_env["PREFECT_SERVER_EVENTS_MESSAGING_CACHE"] == "prefect_redis.messaging"
@@ -132,6 +151,9 @@ def test_the_compose_stack_is_secure_by_default(projects, pool: str) -> None:
     assert destroy is not None
     assert "read -r" in destroy.group(1)
     assert "--volumes" in destroy.group(1)
+    # Both stop every profile: a bundled database started before PREFECT_DATABASE_URL was set.
+    for recipe in (down.group(1), destroy.group(1)):
+        assert "COMPOSE_PROFILES='*' $(COMPOSE) down" in recipe
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ ASKED = {k: v for k, v in QUESTIONS.items() if v.get("when") is not False}
 REQUIRED = {
     "project_name", "project_slug", "package_name", "description", "author_name",
     "author_email", "python_version", "prefect_backend", "storage", "work_pool_type",
-    "work_pool_name", "image_name", "departments", "schedule", "schedule_cron",
-    "schedule_interval", "task_runner", "ci",
+    "work_pool_name", "image_name", "code_source", "git_repository", "git_branch",
+    "departments", "schedule", "schedule_cron", "schedule_interval", "task_runner", "ci",
 }  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def test_derived_values_are_never_asked_or_stored() -> None:
     assert {
         "image_pool", "has_dockerfile", "default_department",
         "image_extras", "host_extras", "image_registry", "k8s_namespace", "compose_project",
-        "outputs_volume", "pool_name",
+        "outputs_volume", "pool_name", "git_pull",
     } <= derived  # fmt: skip
     answers_template = (TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja").read_text()
     assert "_copier_answers" in answers_template

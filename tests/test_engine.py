@@ -81,11 +81,11 @@ def read_report(output: str, project: Path, env: dict[str, str]) -> str:
     return (project / Path(command[-2].split(":", 1)[1]).name).read_text()
 
 
-def answer(project: Path, env: dict[str, str], target: str, reply: str):
+def answer(project: Path, env: dict[str, str], target: str, reply: str, *args: str):
     """Run a make target that asks a question, and answer it."""
     return subprocess.run(
-        ["make", "--no-print-directory", target], cwd=project, env=env, input=f"{reply}\n",
-        capture_output=True, text=True, check=False, timeout=300,
+        ["make", "--no-print-directory", target, *args], cwd=project, env=env,
+        input=f"{reply}\n", capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
 
 
@@ -242,6 +242,133 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     assert services(project, env) == {}
     docker("volume", "inspect", bystander)
     assert docker("image", "ls", "--quiet", f"{name}-worker").stdout.strip()  # images are kept
+
+
+BACKED_UP = re.compile(
+    r"^Backed up (.+) to (backups/prefect-\d{8}T\d{6}Z\.dump) \([\d.]+ [kMG]?B\)\.$"
+)
+
+
+def history(client: httpx.Client) -> tuple[dict[str, str], set[str]]:
+    """Flow run id -> state type, and the deployment ids, read through the API."""
+    runs = client.post("flow_runs/filter", json={}).json()
+    deployments = client.post("deployments/filter", json={}).json()
+    return {r["id"]: r["state"]["type"] for r in runs}, {d["id"] for d in deployments}
+
+
+def backed_up(project: Path, make) -> tuple[str, Path]:
+    """`make backup`: what it says it dumped, and the file, which is there, private, ignored."""
+    (line,) = make(project, "backup").stdout.splitlines()
+    match = BACKED_UP.match(line)
+    assert match is not None, line
+    dump = project / match.group(2)
+    assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+    assert dump.stat().st_mode & 0o777 == 0o600
+    run(["git", "check-ignore", "--quiet", match.group(2)], project)
+    return match.group(1), dump
+
+
+def external_postgres(cleanup: Cleanup, name: str, password: str) -> tuple[str, int]:
+    """A PostgreSQL outside the stack, published on the Docker host's bridge address only,
+    which the stack reaches as host.docker.internal; (container, port)."""
+    gateway = docker("network", "inspect", "bridge", "--format",
+                     "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()  # fmt: skip
+    container, port = f"{name}-external-db", free_port()
+    cleanup.containers.append(container)
+    docker("run", "--detach", "--name", container, "-e", "POSTGRES_USER=pipelines",
+           "-e", f"POSTGRES_PASSWORD={password}", "-e", "POSTGRES_DB=orchestration",
+           "-p", f"{gateway}:{port}:5432", "postgres:17.6-trixie")  # fmt: skip
+    deadline = time.monotonic() + 60
+    while docker("exec", container, "pg_isready", "-U", "pipelines", "-d", "orchestration",
+                 check=False).returncode != 0:  # fmt: skip
+        assert time.monotonic() < deadline, "the external PostgreSQL did not start"
+        time.sleep(1)
+    return container, port
+
+
+def test_backup_restore_and_an_external_database(
+    cleanup: Cleanup, render_project, make, env: dict[str, str]
+) -> None:
+    """Back up, destroy, restore: the runs and deployments are back. Then the same dump moves
+    the history to a PostgreSQL outside the stack, which one .env setting points at."""
+    project: Path = render_project(
+        project_name="Engine Database", prefect_backend="self_hosted", work_pool_type="process"
+    )
+    name = str(answers_of(project)["project_slug"])
+    cleanup.stacks.append(project)
+    cleanup.images.append(f"{name}-worker")
+    url = install(project, make)
+    make(project, "up")
+    assert "postgres" in services(project, env)
+    user, password = read_dotenv(project / ".env")["PREFECT_API_AUTH_STRING"].split(":", 1)
+    client = api(url, httpx.BasicAuth(user, password))
+    make(project, "deploy")
+    assert_completed(make(project, "run").stdout)
+    runs, deployments = history(client)
+    assert sorted(runs.values()) == ["COMPLETED"] * 4
+    assert len(deployments) == len(FLOWS)
+
+    status = make(project, "status").stdout
+    assert status.splitlines()[-1] == "database: the bundled postgres service"
+    # With the stack down, make backup starts the bundled database alone.
+    make(project, "down")
+    what, dump = backed_up(project, make)
+    assert what == "the bundled postgres service"
+    running = {n for n, s in services(project, env).items() if s["State"] == "running"}
+    assert running == {"postgres"}
+    assert answer(project, env, "destroy", "yes").returncode == 0
+    assert volumes(name) == set()
+    make(project, "up")  # a new, empty database
+    assert history(client) == ({}, set())
+
+    # restore asks first; refused, it changes nothing.
+    relative = f"FILE={dump.relative_to(project)}"
+    refused = answer(project, env, "restore", "no", relative)
+    assert refused.returncode != 0
+    assert refused.stdout.endswith("Type 'yes': Nothing restored.\n"), refused.stdout
+    assert history(client) == ({}, set())
+    restored = answer(project, env, "restore", "yes", relative)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert restored.stdout.splitlines()[-1].endswith(
+        f"Restored {dump.relative_to(project)} into the bundled postgres service; "
+        "the stack is up again."
+    )
+    assert history(client) == (runs, deployments)
+    states = wait_until_healthy(project, env)
+    assert set(states) == STACK
+
+    # An external PostgreSQL: one line in .env. The bundled database is not even created.
+    external_password = "external-password-0123456789"
+    container, port = external_postgres(cleanup, name, external_password)
+    make(project, "down")
+    assert services(project, env) == {}
+    with (project / ".env").open("a") as env_file:
+        env_file.write(
+            f"PREFECT_DATABASE_URL=postgresql+asyncpg://pipelines:{external_password}"
+            f"@host.docker.internal:{port}/orchestration\n"
+        )
+    up = make(project, "up").stdout
+    assert "the bundled postgres service stays off" in up
+    states = wait_until_healthy(project, env)
+    assert set(states) == STACK - {"postgres"}  # `ps --all`: not created at all
+    status = make(project, "status").stdout
+    assert status.splitlines()[-1] == "database: external (PREFECT_DATABASE_URL in .env)"
+    assert history(client) == ({}, set())  # the server migrated the new database
+    # The same dump moves the history there.
+    make(project, "restore", relative, "YES=1")
+    assert history(client) == (runs, deployments)
+    assert_completed(make(project, "run").stdout)
+    after, _ = history(client)
+    assert len(after) == 8
+    assert set(after.values()) == {"COMPLETED"}
+    # ... and the runs are rows of the external database.
+    stored = docker("exec", container, "psql", "-U", "pipelines", "-d", "orchestration", "-tAc",
+                    "SELECT id, state_type FROM flow_run").stdout.split()  # fmt: skip
+    assert {row.split("|")[0]: row.split("|")[1] for row in stored} == after
+    what, _ = backed_up(project, make)
+    assert what == f"the external PostgreSQL at host.docker.internal:{port}/orchestration"
+    assert external_password not in up + status
+    client.close()
 
 
 def test_a_local_server_runs_flows_in_docker_containers(

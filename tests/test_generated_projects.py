@@ -29,6 +29,13 @@ PROJECTS: dict[str, dict[str, Any]] = {
         "storage": "gcs",
         "ci": "none",
     },
+    "cloud-process-git-s3": {
+        "prefect_backend": "cloud",
+        "work_pool_type": "process",
+        "code_source": "git",
+        "git_repository": "https://github.com/acme/pipelines.git",
+        "storage": "s3",
+    },
     "local-docker-azure": {"work_pool_type": "docker", "storage": "azure"},
     "local-process-dask": {"task_runner": "dask", "ci": "none"},
 }

@@ -23,9 +23,12 @@ STORAGES = ("none", "s3", "gcs", "azure")
 POOLS = ("process", "docker", "kubernetes")
 MATRIX = list(itertools.product(BACKENDS, STORAGES, POOLS))
 DEPARTMENTS = ["sales", "finance"]
+# Cloud process pools ask where the code comes from: half of them clone it from git.
+GIT_STORAGES = ("gcs", "azure")
 # Prefect's own templating survives rendering; anything else in braces is a bug.
 PREFECT_PLACEHOLDER = re.compile(
-    r"\{\{ *(\$[A-Z_]+|build_image\.[a-z_]+|webhook_url|subject|body) *\}\}"
+    r"\{\{ *(\$[A-Z_]+|build_image\.[a-z_]+|webhook_url|subject|body|clone\.directory"
+    r"|prefect\.blocks\.secret\.[a-z0-9-]+) *\}\}"
 )
 
 
@@ -34,9 +37,12 @@ def rendered(render_project):
     """A project for one backend x storage x pool combination, with two departments."""
 
     def _render(backend: str, storage: str, pool: str) -> Path:
+        git = backend == "cloud" and pool == "process" and storage in GIT_STORAGES
         return render_project(
-            prefect_backend=backend, storage=storage, work_pool_type=pool, departments=DEPARTMENTS
-        )
+            prefect_backend=backend, storage=storage, work_pool_type=pool, departments=DEPARTMENTS,
+            **({"code_source": "git", "git_repository": "https://git.example.com/a/p.git"}
+               if git else {}),
+        )  # fmt: skip
 
     return _render
 
@@ -86,6 +92,14 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         pull = prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]
         assert pull["directory"] == "{{ $PIPELINE_WORKDIR }}"
         assert "PIPELINE_WORKDIR=/app" in (project / "Dockerfile.worker").read_text()
+    elif backend == "cloud" and storage in GIT_STORAGES:
+        clone, workdir = prefect_yaml["pull"]
+        assert clone["prefect.deployments.steps.git_clone"]["repository"] == (
+            "https://git.example.com/a/p.git"
+        )
+        assert workdir["prefect.deployments.steps.set_working_directory"] == {
+            "directory": "{{ clone.directory }}/src"
+        }
     else:
         assert "pull" not in prefect_yaml
     assert (project / "Dockerfile.worker").exists() is has_dockerfile
@@ -140,6 +154,7 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
     ops = {p.name for p in (package / "ops").glob("*.py")}
     assert ("stack.py" in ops) is (backend != "self_hosted")
     assert ("env_file.py" in ops) is (backend == "self_hosted")
+    assert ("database.py" in ops) is (backend == "self_hosted")
     assert ("healthcheck.py" in ops) is has_dockerfile
     assert ("kubernetes.py" in ops) is (pool == "kubernetes")
 
@@ -220,7 +235,7 @@ def test_every_make_target_runs_its_own_command(
     expected = {"help", "install", "lint", "format", "test", "check", "up", "down", "status",
                 "logs", "deploy", "pool", "run", "run-local", "runs", "run-logs", "blocks",
                 "update", "department"}  # fmt: skip
-    expected |= {"destroy"} if backend == "self_hosted" else set()
+    expected |= {"destroy", "backup", "restore"} if backend == "self_hosted" else set()
     expected |= {"k8s-apply", "k8s-secrets", "k8s-worker"} if pool == "kubernetes" else set()
     assert set(targets) == expected
 
@@ -234,6 +249,8 @@ def test_every_make_target_runs_its_own_command(
     # Each verb runs its own command and no other target's recipe leaks into it.
     ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
                   "blocks": "blocks", "update": "update"}  # fmt: skip
+    if backend == "self_hosted":
+        ops_module |= {"backup": "database", "restore": "database"}
     for target, module in ops_module.items():
         result = run_make(project, "-n", target)
         assert result.returncode == 0, (target, result.stderr)
@@ -241,8 +258,10 @@ def test_every_make_target_runs_its_own_command(
             assert f"-m {package}.ops.{module}" in result.stdout, (target, result.stdout)
         assert "update --department" not in result.stdout, target
     # Every option a target passes to an ops command is one that command declares.
-    for target in ("up", "deploy", "pool", "run", "blocks", "check"):
-        result = run_make(project, "-n", target, "SOURCES=a.csv", "REFRESH=1", "PARTITION=p")
+    database = ("backup", "restore") if backend == "self_hosted" else ()
+    for target in ("up", "deploy", "pool", "run", "blocks", "check", *database):
+        result = run_make(project, "-n", target, "SOURCES=a.csv", "REFRESH=1", "PARTITION=p",
+                          "FILE=backups/x.dump", "YES=1")  # fmt: skip
         for module, options in re.findall(rf"-m {package}\.ops\.(\w+) (.*)", result.stdout):
             source = (project / "src" / package / "ops" / f"{module}.py").read_text()
             for option in re.findall(r"(--[a-z][a-z-]*)", options):

@@ -21,6 +21,7 @@ import pytest
 from project import (
     COMPOSE_BINARY,
     dockerfile_commands,
+    errors,
     free_port,
     git_commit_all,
     run,
@@ -154,3 +155,75 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
         finally:
             for process in reversed(list(processes.values())):
                 stop_group(process)
+
+
+@pytest.mark.slow
+def test_the_database_settings_and_commands_refuse_bad_input_in_one_line(
+    render_project, make, env: dict[str, str]
+) -> None:
+    """PREFECT_DATABASE_URL, make backup and make restore: each mistake is one line, before
+    anything is written or started (no Docker engine needed)."""
+    project: Path = render_project(prefect_backend="self_hosted", work_pool_type="process")
+    git_commit_all(project, "rendered")
+    package = next((project / "src").iterdir()).name
+    make(project, "install")
+    secret = "not-to-be-printed-0123"
+    host = "db.example.com"
+    for url, message in [
+        (f"postgres://u:{secret}@{host}/prefect",
+         "PREFECT_DATABASE_URL must start with postgresql+asyncpg:// (Prefect's PostgreSQL "
+         "driver), not postgres://; write it as postgresql+asyncpg://<user>:<password>@<host>"),
+        (f"postgresql+asyncpg://u:{secret}@localhost:5432/prefect",
+         "points at localhost, which inside the containers is the container itself: use "
+         "host.docker.internal"),
+        (f"postgresql+asyncpg://u:{secret}@{host}:port/prefect", "has a port that is not a number"),
+        (f"postgresql+asyncpg://u:{secret}@{host}:5432/", "has no database name"),
+        (f"postgresql+asyncpg://{host}/prefect", "has no user"),
+    ]:  # fmt: skip
+        result = make(project, "up", check=False, extra_env={"PREFECT_DATABASE_URL": url})
+        assert result.returncode != 0, url
+        (line,) = errors(result.stdout)
+        assert message in line, (url, line)
+        assert secret not in result.stdout
+        assert "docker compose" not in result.stdout  # nothing started ...
+        assert not (project / ".env").exists()  # ... nor written
+
+    # From .env, the same check; .env is left as it was.
+    (project / ".env").write_text(f"PREFECT_DATABASE_URL=postgresql://u:{secret}@{host}/prefect\n")
+    before = (project / ".env").read_text()
+    (line,) = errors(make(project, "up", check=False).stdout)
+    assert "PREFECT_DATABASE_URL must start with postgresql+asyncpg://" in line
+    assert (project / ".env").read_text() == before
+
+    # As make up writes .env, then with a valid URL added: the bundled database is switched
+    # off in .env, and back on once the URL is gone.
+    (project / ".env").unlink()
+    env_file = [str(project / ".venv/bin/python"), "-m", f"{package}.ops.env_file"]
+    run(env_file, project, env=env)
+    assert read_dotenv(project / ".env")["COMPOSE_PROFILES"] == "bundled-database"
+    good = f"PREFECT_DATABASE_URL=postgresql+asyncpg://u:{secret}@{host}:5432/prefect\n"
+    with (project / ".env").open("a") as dotenv:
+        dotenv.write(good)
+    switched = run(env_file, project, env=env).stdout
+    assert "PREFECT_DATABASE_URL is set: the bundled postgres service stays off" in switched
+    assert secret not in switched
+    assert read_dotenv(project / ".env")["COMPOSE_PROFILES"] == ""
+    (project / ".env").write_text((project / ".env").read_text().replace(good, ""))
+    assert "bundled postgres service is on" in run(env_file, project, env=env).stdout
+    assert read_dotenv(project / ".env")["COMPOSE_PROFILES"] == "bundled-database"
+
+    # make restore: which file, an existing one, a dump.
+    for args, message in [
+        ((), "say which dump: make restore FILE=backups/<name>.dump (make backup writes them)"),
+        (("FILE=backups/missing.dump",), "backups/missing.dump not found"),
+        (("FILE=README.md",), "README.md is not a dump in pg_dump's custom format"),
+    ]:
+        result = make(project, "restore", *args, check=False)
+        assert result.returncode != 0, args
+        (line,) = errors(result.stdout)
+        assert message in line, (args, line)
+        assert "docker compose" not in result.stdout
+    # make backup needs the database's password, which make up writes.
+    (project / ".env").unlink()
+    (line,) = errors(make(project, "backup", check=False).stdout)
+    assert "POSTGRES_PASSWORD is not set in .env: run `make up` first" in line

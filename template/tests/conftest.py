@@ -25,6 +25,7 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELINE_FETCH__BACKOFF_SECONDS", "0.05")
     monkeypatch.setenv("PIPELINE_FETCH__JITTER_FACTOR", "0")
     monkeypatch.setenv("PIPELINE_PROCESSING__RETRY_DELAY_SECONDS", "0")
+    monkeypatch.setenv("PIPELINE_FLOWS__RETRY_DELAY_SECONDS", "0")
     # Tests count work in this process; tests/flows/test_dask.py turns Dask on itself.
     monkeypatch.setenv("PIPELINE_COMPUTE__RUNNER", "threads")
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

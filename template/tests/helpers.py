@@ -17,17 +17,20 @@ CSV = (
 
 
 class SourceServer:
-    """An HTTP server on 127.0.0.1 serving files, failing the first N requests of each path."""
+    """An HTTP server on 127.0.0.1 serving files, failing the first N requests of each path
+    and answering each after a delay, if asked."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.failures: dict[str, tuple[int, int]] = {}  # path -> (remaining, status)
+        self.delays: dict[str, float] = {}
         self.requests: Counter[str] = Counter()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests[self.path] += 1
+                time.sleep(server.delays.get(self.path, 0.0))
                 remaining, status = server.failures.get(self.path, (0, 200))
                 if remaining > 0:
                     server.failures[self.path] = (remaining - 1, status)
@@ -51,9 +54,13 @@ class SourceServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}{path}"
 
-    def serve(self, path: str, body: bytes, *, fail_first: int = 0, status: int = 503) -> str:
+    def serve(
+        self, path: str, body: bytes, *, fail_first: int = 0, status: int = 503,
+        delay: float = 0.0,
+    ) -> str:  # fmt: skip
         self.files[path] = body
         self.failures[path] = (fail_first, status)
+        self.delays[path] = delay
         return self.url(path)
 
     def __enter__(self) -> SourceServer:

@@ -4,7 +4,9 @@ A task reads the settings when it runs, opens the store, and lets `run_step` dec
 whether its outputs are current: a finished unit is skipped and its recorded result
 returned (see core/resume.py for the rule). The retry policies come from the
 settings too, applied by the stages when they submit a task: `fetch_options` for
-the network, `processing_options` for the work on stored objects.
+the network, `processing_options` for the work on stored objects. Fetches carry
+the tag `<package>-fetch`: with PIPELINE_FETCH__TAG_LIMIT set, `make deploy` keeps a
+server-wide concurrency limit on it, shared by every run.
 
 Timeouts are enforced inside the I/O itself (per operation and per whole download):
 a task running in a worker thread cannot be interrupted from outside.
@@ -32,16 +34,19 @@ from .settings import Settings, get_settings
 Result = dict[str, Any]
 
 
+def permanent(exc: BaseException) -> bool:
+    """A fault a retry cannot fix; anything unexpected gets the benefit of the doubt."""
+    if isinstance(exc, SourceError):
+        return not exc.retryable
+    return isinstance(exc, (SchemaError, ValueError))
+
+
 def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Retry passing faults; give up at once on ones a retry cannot fix."""
     try:
         state.result()
-    except SourceError as exc:
-        return exc.retryable
-    except (SchemaError, ValueError):
-        return False
-    except Exception:  # noqa: BLE001 - anything unexpected gets the benefit of the doubt
-        return True
+    except Exception as exc:  # noqa: BLE001 - the failure of the task run, to classify
+        return not permanent(exc)
     return False
 
 
@@ -87,7 +92,8 @@ def _resumed(
     return {**result, "reused": reused}
 
 
-@task(name="snapshot-source")
+# The tag a server-wide limit on fetches applies to (PIPELINE_FETCH__TAG_LIMIT, `make deploy`).
+@task(name="snapshot-source", tags=[block_names.FETCH_TAG])
 def snapshot_source(department: str, partition: str, source: str, refresh: bool = False) -> Result:
     """Fetch one source and store its bytes as the partition's raw snapshot."""
     settings = get_settings()

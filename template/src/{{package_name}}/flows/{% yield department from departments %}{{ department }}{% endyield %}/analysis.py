@@ -2,6 +2,7 @@
 
 from prefect import flow
 
+from ... import flow_policy
 from ...stages import AnalysisReport, analyse
 from . import DEPARTMENT
 
@@ -21,4 +22,5 @@ def analysis(
         quarantined: the snapshots set aside, to report; by default the partition's.
         refresh: summarise again even where current reports exist.
     """
-    return analyse(DEPARTMENT, partition, processed_keys, quarantined, refresh=refresh)
+    with flow_policy.applied():
+        return analyse(DEPARTMENT, partition, processed_keys, quarantined, refresh=refresh)

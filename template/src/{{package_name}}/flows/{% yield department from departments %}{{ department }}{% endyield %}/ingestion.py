@@ -2,6 +2,7 @@
 
 from prefect import flow
 
+from ... import flow_policy
 from ...stages import IngestionReport, ingest
 from . import DEMO_SOURCES, DEPARTMENT
 
@@ -17,4 +18,5 @@ def ingestion(
         sources: local paths or http(s) URLs; by default the bundled demo files.
         refresh: fetch again even where a current snapshot exists.
     """
-    return ingest(DEPARTMENT, partition, list(sources or DEMO_SOURCES), refresh=refresh)
+    with flow_policy.applied():
+        return ingest(DEPARTMENT, partition, list(sources or DEMO_SOURCES), refresh=refresh)

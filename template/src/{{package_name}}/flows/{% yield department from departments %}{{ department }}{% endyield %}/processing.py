@@ -2,6 +2,7 @@
 
 from prefect import flow
 
+from ... import flow_policy
 from ...stages import ProcessingReport, process
 from . import DEPARTMENT
 
@@ -17,4 +18,5 @@ def processing(
         raw_keys: the snapshots to process; by default every one of the partition.
         refresh: process again even where a current batch exists.
     """
-    return process(DEPARTMENT, partition, raw_keys, refresh=refresh)
+    with flow_policy.applied():
+        return process(DEPARTMENT, partition, raw_keys, refresh=refresh)
