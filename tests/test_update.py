@@ -38,6 +38,16 @@ def replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def comment_above(path: Path, code: str, comment: str) -> None:
+    """The user's comment on the one line that is `code`, at that line's indentation."""
+    lines = path.read_text().splitlines(keepends=True)
+    found = [i for i, line in enumerate(lines) if line.strip() == code]
+    assert len(found) == 1, (path, code)
+    line = lines[found[0]]
+    lines.insert(found[0], f"{line[: len(line) - len(line.lstrip())]}# {comment}\n")
+    path.write_text("".join(lines))
+
+
 @pytest.fixture(scope="module")
 def template_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git copy of the template tagged v1.0.0, and releases v1.1.0 and v1.2.0."""
@@ -128,12 +138,8 @@ def test_make_update_keeps_user_edits_and_brings_template_changes(copy_at, make)
     run(["git", "commit", "-qm", "Lock"], project)
 
     # Realistic user edits: a flow, a setting, the README, a department, a dependency.
-    replace_once(
-        package / "flows/sales/pipeline.py",
-        "    partition = resolve_partition(partition)",
-        "    # Team rule: one partition per business day.\n"
-        "    partition = resolve_partition(partition)",
-    )
+    comment_above(package / "flows/sales/pipeline.py", "partition = resolve_partition(partition)",
+                  "Team rule: one partition per business day.")  # fmt: skip
     replace_once(
         package / "settings.py",
         "retries: int = Field(default=3, ge=0, le=10)",
@@ -394,8 +400,8 @@ def test_updates_are_idempotent_and_skipping_a_version_equals_stepping(copy_at) 
 def test_an_update_with_user_edits_differs_from_a_fresh_copy_only_there(copy_at) -> None:
     updated = copy_at("v1.0.0")
     package = updated / "src" / next((updated / "src").iterdir()).name
-    line = "    partition = resolve_partition(partition)"
-    replace_once(package / "flows/sales/pipeline.py", line, f"    # Team rule.\n{line}")
+    comment_above(package / "flows/sales/pipeline.py", "partition = resolve_partition(partition)",
+                  "Team rule.")  # fmt: skip
     git_commit_all(updated, "User edit")
     run_update(str(updated), defaults=True, overwrite=True, unsafe=False, vcs_ref="v1.2.0",
                quiet=True)  # fmt: skip
