@@ -491,15 +491,22 @@ class Bench:
         print(f"  orchestration overhead: {overhead:.2f}s over {tasks} task runs "
               f"= {1000 * overhead / tasks:.0f} ms per task")  # fmt: skip
 
-    def containers(self) -> None:
+    def docker_stack(self, section: str, project_name: str) -> Path | None:
+        """An installed self-hosted, docker-pool project, or None (said) without an engine."""
         problem = engine_problem()
         if problem is not None:
-            print(f"\nContainers: skipped, {problem}")
-            return
+            print(f"\n{section.capitalize()}: skipped, {problem}")
+            return None
         answers = {"prefect_backend": "self_hosted", "work_pool_type": "docker",
-                   "project_name": "Bench Stack"}  # fmt: skip
-        project = self.installed("containers", answers)
+                   "project_name": project_name}  # fmt: skip
+        project = self.installed(section, answers)
         git_commit_all(project, "Lock dependencies")
+        return project
+
+    def containers(self) -> None:
+        project = self.docker_stack("containers", "Bench Stack")
+        if project is None:
+            return
         package = next((project / "src").iterdir()).name
         image = "bench-stack-image"
         build = ["docker", "build", "--pull", "-f", "Dockerfile.worker", "-t", image, "."]
@@ -575,14 +582,9 @@ class Bench:
         print_table("Self-hosted stack: make up to all services healthy", results)
 
     def faults(self) -> None:
-        problem = engine_problem()
-        if problem is not None:
-            print(f"\nFaults: skipped, {problem}")
+        project = self.docker_stack("faults", "Bench Faults")
+        if project is None:
             return
-        answers = {"prefect_backend": "self_hosted", "work_pool_type": "docker",
-                   "project_name": "Bench Faults"}  # fmt: skip
-        project = self.installed("faults", answers)
-        git_commit_all(project, "Lock dependencies")
         cleanup = Cleanup(self.env)
         cleanup.stacks.append(project)
         cleanup.images.append(str(answers_of(project)["image_name"]))
