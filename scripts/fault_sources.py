@@ -9,6 +9,8 @@ python image (standard library only). Paths:
     /bad/<name>             bytes that are not records (not UTF-8)
     /hang/<name>            accepts the request, never answers
     /drip/<name>            response headers one byte a second, never finished
+    /auth/<path>            any path above, only with `Authorization: Bearer $SOURCES_TOKEN`
+                            (else 401); the token is this container's, never the flow runs'
 
 Every wait is bounded (at most 10 minutes), so nothing here outlives a test run.
 """
@@ -16,6 +18,8 @@ Every wait is bounded (at most 10 minutes), so nothing here outlives a test run.
 from __future__ import annotations
 
 import contextlib
+import hmac
+import os
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,11 +30,21 @@ GOOD = (
 )
 NOT_RECORDS = b"\xff\xfe\x00 not a CSV \x00\xff"
 LONGEST_WAIT = 600.0
+TOKEN = os.environ.get("SOURCES_TOKEN", "")
 
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         kind, _, rest = self.path.strip("/").partition("/")
+        if kind == "auth":
+            given = self.headers.get("Authorization", "").encode()
+            if not TOKEN or not hmac.compare_digest(given, f"Bearer {TOKEN}".encode()):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", "Bearer")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            kind, _, rest = rest.partition("/")
         with contextlib.suppress(OSError):  # the client gave up meanwhile
             if kind == "hang":
                 time.sleep(LONGEST_WAIT)

@@ -14,6 +14,9 @@ job variable (ops/run.py does the same with the shell's variables).
 
 from __future__ import annotations
 
+import json
+import secrets
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +49,8 @@ services:
     image: python:{python}-slim-trixie
     command: ["python", "/srv/fault_sources.py"]
     user: "10001"
+    # What its /auth/ paths demand: the token `make blocks` saves as a Secret block.
+    environment: {{SOURCES_TOKEN: "{token}"}}
     read_only: true
     # It also keeps the outputs volume mounted: a tmpfs volume is emptied whenever no
     # container has it mounted (the worker is killed in one scenario).
@@ -71,6 +76,7 @@ class Stack:
     url: str
     auth: tuple[str, str]
     name: str  # the compose project
+    source_token: str = ""  # what the sources' /auth/ paths demand as a bearer token
 
     def client(self) -> httpx.Client:
         return api(self.url, httpx.BasicAuth(*self.auth))
@@ -100,11 +106,11 @@ def start_stack(project: Path, env: dict[str, str], url: str) -> Stack:
     (project / "compose.faults.yaml").write_text(SOURCES_SERVICE.format(
         python=answers["python_version"], script=Path(__file__).with_name("fault_sources.py"),
         probe="import socket; socket.create_connection(('127.0.0.1', 8000), 3)",
-        outputs_mb=OUTPUTS_MB,
+        outputs_mb=OUTPUTS_MB, token=(token := secrets.token_hex(16)),
     ))  # fmt: skip
     stack_env = {**env, "COMPOSE_FILE": "compose.yaml:compose.faults.yaml"}
     name = yaml.safe_load((project / "compose.yaml").read_text())["name"]
-    stack = Stack(project, stack_env, url, ("", ""), str(name))
+    stack = Stack(project, stack_env, url, ("", ""), str(name), token)
     stack.make("up")
     user, password = read_dotenv(project / ".env")["PREFECT_API_AUTH_STRING"].split(":", 1)
     stack.auth = (user, password)
@@ -408,6 +414,63 @@ def many_at_once(stack: Stack, count: int = 20) -> Outcome:
     parents = [create_run(stack, "ingestion", p, [f"{SOURCES}/good/north.csv"])
                for p in partitions]  # fmt: skip
     return finish(stack, "20-at-once", parents, partitions, started, timeout=900)
+
+
+@dataclass
+class MakeRun:
+    """One `make run` of the secret-source scenario, and what its flow runs were given."""
+
+    returncode: int
+    output: str
+    container_env: dict[str, str]  # the pipeline's flow-run container, seen while it ran
+    job_variables: dict[str, object]  # the pipeline run's, as the server keeps them
+    outputs: list[str]
+
+
+def secret_source(stack: Stack, partition: str, sources: list[str], token: str | None,
+                  shell: dict[str, str]) -> MakeRun:  # fmt: skip
+    """`make blocks` with PIPELINE_FETCH__AUTH_TOKEN=`token` (None: the Secret block is
+    deleted instead), then `make run` of the pipeline on `sources` with the variables
+    `shell` exported; the flow-run container's environment is read while it runs."""
+    answers = yaml.safe_load((stack.project / ".copier-answers.yml").read_text())
+    block = f"{answers['package_name'].replace('_', '-')}-fetch-auth-token"  # block_names.py
+    without = {k: v for k, v in stack.env.items() if k != "PIPELINE_FETCH__AUTH_TOKEN"}
+    if token is None:
+        with stack.client() as client:
+            found = client.get(f"block_types/slug/secret/block_documents/name/{block}")
+            if found.status_code == 200:
+                client.delete(f"block_documents/{found.json()['id']}").raise_for_status()
+    else:
+        run(["make", "--no-print-directory", "blocks"], stack.project,
+            env={**without, "PIPELINE_FETCH__AUTH_TOKEN": token})  # fmt: skip
+    seen: dict[str, str] = {}
+    made: list[subprocess.CompletedProcess[str]] = []
+
+    def make_run() -> None:
+        made.append(run(["make", "--no-print-directory", "run", "DEPARTMENT=sales",
+                         f"PARTITION={partition}", f"SOURCES={' '.join(sources)}"],
+                        stack.project, env={**without, **shell}, check=False))  # fmt: skip
+
+    running = threading.Thread(target=make_run)
+    running.start()
+    run_id = ""
+    while running.is_alive() and not seen:
+        for row in containers("label=io.prefect.flow-run-id", "status=running",
+                              "label=io.prefect.flow-name=sales-pipeline"):  # fmt: skip
+            inspected = docker("inspect", row.split()[0], check=False).stdout
+            if inspected.strip().startswith("["):
+                (config,) = json.loads(inspected)
+                seen.update(line.split("=", 1) for line in config["Config"]["Env"])
+                run_id = config["Config"]["Labels"]["io.prefect.flow-run-id"]
+        time.sleep(0.5)
+    running.join(900)
+    job_variables: dict[str, object] = {}
+    if run_id:
+        with stack.client() as client:
+            job_variables = client.get(f"flow_runs/{run_id}").json()["job_variables"]
+    (result,) = made
+    return MakeRun(result.returncode, result.stdout, seen, job_variables,
+                   outputs(stack, partition))  # fmt: skip
 
 
 SCENARIOS: dict[str, Callable[[Stack], Outcome]] = {

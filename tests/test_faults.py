@@ -10,6 +10,7 @@ left Running, and every failed or crashed run names a reason a person can act on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -198,3 +199,40 @@ def test_twenty_runs_at_once_all_complete_once(stack: Stack) -> None:
     for partition, files in outcome.outputs.items():
         assert files == [f"raw/sales/{partition}/north.csv"], (partition, files)
     assert_sound(stack, outcome)
+
+
+def test_a_source_behind_a_token_gets_it_from_the_secret_block_alone(stack: Stack) -> None:
+    """The token reaches the fetch only from the Secret block `make blocks` saved: not in
+    the flow-run container's environment, the run's job variables or the deployment's,
+    although the shell of `make run` has it too. A non-secret setting exported in that
+    shell does reach the container (the outputs land under the root it names)."""
+    token, partition = stack.source_token, "faults-secret"
+    sources = [f"{faults.SOURCES}/auth/slow/8/north.csv", f"{faults.SOURCES}/auth/south.csv"]
+    root = "/app/data/secret-source"
+    shell = {"PIPELINE_STORAGE__ROOT": root, "PIPELINE_FETCH__AUTH_TOKEN": token}
+    done = faults.secret_source(stack, partition, sources, token, shell)
+    assert done.returncode == 0, done.output
+    states = [line.split()[-1] for line in done.output.splitlines() if line.startswith("  sales-")]
+    assert states == ["Completed"] * 4, done.output  # the pipeline and its three stages
+    # In the container: the exported setting, and no token under any name.
+    assert done.container_env.get("PIPELINE_STORAGE__ROOT") == root, done.container_env
+    assert [k for k, v in done.container_env.items() if token in v or "AUTH_TOKEN" in k] == []
+    assert done.job_variables.get("env", {}).get("PIPELINE_STORAGE__ROOT") == root
+    assert token not in json.dumps(done.job_variables), done.job_variables
+    with stack.client() as client:
+        deployment = client.get("deployments/name/sales-pipeline/sales-pipeline").json()
+    assert token not in json.dumps(deployment), deployment["job_variables"]
+    # What the run fetched with the block's token, under the exported root.
+    written = [f for f in done.outputs if "/.done/" not in f"/{f}"]
+    expected = expected_files(partition, ["north.csv", "south.csv"])
+    assert written == [f"secret-source/{f}" for f in expected], done.outputs
+
+    # A wrong token in the block, then no block at all: the run fails, in one line
+    # that names the source and the server's answer.
+    for saved, case in (("not-the-token", "wrong"), (None, "none")):
+        failed = faults.secret_source(stack, f"faults-secret-{case}", sources[1:], saved, {})
+        assert failed.returncode != 0, failed.output
+        (reason,) = [line for line in failed.output.splitlines() if line.startswith("error:")]
+        assert "sales-pipeline/sales-pipeline ended Failed" in reason, failed.output
+        assert f"{faults.SOURCES}/auth/south.csv: HTTP 401 Unauthorized" in reason, reason
+        assert token not in failed.output
