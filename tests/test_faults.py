@@ -83,9 +83,8 @@ def test_a_killed_worker_leaves_its_flow_run_to_complete(stack: Stack) -> None:
 
 def assert_final_in_flight(stack: Stack, outcome: Outcome) -> None:
     """The fault hit a running pipeline; its runs completed, or ended with a reason (a
-    request the server answered 500 while its database came back fails the flow run that
-    made it: seen once in five PostgreSQL restarts; a server restart once in eight left
-    the runs to the heartbeat automation, which ended them Crashed). No stage ran twice."""
+    server restart once in eight left the runs to the heartbeat automation, which ended
+    them Crashed). No stage ran twice."""
     if all(r.state == "COMPLETED" for r in outcome.runs):
         assert_completed_in_flight(stack, outcome)
         return
@@ -100,8 +99,10 @@ def test_a_restarted_server_ends_every_run(stack: Stack) -> None:
     assert_final_in_flight(stack, faults.server_restarted(stack))
 
 
-def test_a_restarted_database_ends_every_run(stack: Stack) -> None:
-    assert_final_in_flight(stack, faults.postgres_restarted(stack))
+def test_a_restarted_database_leaves_the_run_to_complete(stack: Stack) -> None:
+    # The server answers 500 while its database is down; the flow run's client retries
+    # those (PREFECT_CLIENT_RETRY_EXTRA_CODES=500 in the image) as it does a 503.
+    assert_completed_in_flight(stack, faults.postgres_restarted(stack))
 
 
 def test_a_restarted_redis_ends_every_run(stack: Stack) -> None:
