@@ -7,6 +7,9 @@ states and messages, the outputs of the partitions they wrote, and the seconds f
 the fault to recovery (the run COMPLETED, or every affected run final). The tests
 (tests/test_faults.py) assert on outcomes; `make bench` prints their recovery times.
 
+`secret_source` is apart: it drives `make blocks` and `make run` themselves, to show
+where a fetch's bearer token comes from in a flow-run container (a `MakeRun`).
+
 Runs are created through the API as `make run` creates them: the deployment, the
 partition and sources as parameters, and PIPELINE_* settings as the run's `env`
 job variable (ops/run.py does the same with the shell's variables).
