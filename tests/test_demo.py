@@ -50,7 +50,8 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert sorted(r["state"]["type"] for r in runs) == ["COMPLETED"] * 4
 
     # The README's pictures: the UI in headless Chromium, each page showing what it is for.
-    pictures = screenshots.take(f"http://127.0.0.1:{port}")
+    # Taken into a temporary folder: the template's tree stays clean for the renders below.
+    pictures = screenshots.take(f"http://127.0.0.1:{port}", folder=tmp_path / "images")
     assert [p.name for p in pictures] == ["ui-runs.png", "ui-flow-run.png", "ui-report.png"]
     for picture in pictures:
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
