@@ -103,7 +103,8 @@ def validate(table: Table, schema: Schema) -> ParsedBatch:
         present = {key for _, row in table.rows if isinstance(row, Mapping) for key in row}
     missing = [name for name in names.values() if name not in present]
     if missing and (table.fields is not None or table.rows):  # an empty list is no records
-        raise SchemaError(f"missing column(s): {', '.join(missing)}")
+        what = "column(s)" if table.fields is not None else "field(s)"
+        raise SchemaError(f"missing {what}: {', '.join(missing)}")
     records: list[Record] = []
     rejected: list[Rejected] = []
     for position, row in table.rows:
