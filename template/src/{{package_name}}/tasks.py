@@ -28,6 +28,7 @@ from .core.records import SchemaError
 from .core.resume import Step, code_fingerprint, run_step
 from .core.sources import SourceError
 from .core.storage import ObjectStore
+from .flows import department_data
 from .object_store import open_store
 from .settings import Settings, get_settings
 
@@ -118,7 +119,8 @@ def process_snapshot(
 ) -> Result:
     """Validate and clean one raw snapshot into a processed batch."""
     store = open_store(get_settings())
-    step = steps.process_step(department, partition, raw_key)
+    schema = department_data(department).SCHEMA  # read when the task runs, like the settings
+    step = steps.process_step(department, partition, raw_key, schema)
     return _resumed(store, step, lambda: steps.process(store, step), steps.process, refresh=refresh)
 
 
