@@ -110,6 +110,7 @@ def main(package: str, department: str, mode: str, repeat: str, *sizes: str) -> 
     settings_module = importlib.import_module(f"{package}.settings")
     object_store = importlib.import_module(f"{package}.object_store")
     ingestion: Any = importlib.import_module(f"{flows.__name__}.ingestion")
+    schema = importlib.import_module(f"{flows.__name__}.data").SCHEMA
     processing: Any = importlib.import_module(f"{flows.__name__}.processing")
 
     count, rows = int(sizes[0]), int(sizes[1])
@@ -130,7 +131,7 @@ def main(package: str, department: str, mode: str, repeat: str, *sizes: str) -> 
         store = object_store.open_store(settings_module.get_settings())
         raw = [steps.snapshot(store, steps.snapshot_step(department, label, source),
                               timeout=30, deadline=120)["key"] for source in sources]  # fmt: skip
-        batches = [steps.process(store, steps.process_step(department, label, key))["key"]
+        batches = [steps.process(store, steps.process_step(department, label, key, schema))["key"]
                    for key in raw]  # fmt: skip
         reports = steps.summarise_partition(store, steps.summarise_step(department, label, batches))
         keys = [*raw, *batches, reports["summary"], reports["report"]]

@@ -50,7 +50,8 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert sorted(r["state"]["type"] for r in runs) == ["COMPLETED"] * 4
 
     # The README's pictures: the UI in headless Chromium, each page showing what it is for.
-    pictures = screenshots.take(f"http://127.0.0.1:{port}")
+    # Taken into a temporary folder: the template's tree stays clean for the renders below.
+    pictures = screenshots.take(f"http://127.0.0.1:{port}", folder=tmp_path / "images")
     assert [p.name for p in pictures] == ["ui-runs.png", "ui-flow-run.png", "ui-report.png"]
     for picture in pictures:
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,6 +93,22 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     logs = run(["make", "logs"], project, env=env).stdout
     assert "==> .run/server.log <==" in logs
     assert "==> .run/worker.log <==" in logs
+
+    # From the terminal: the latest runs, then one run's logs (Prefect's own command).
+    runs = run(["make", "runs", "LIMIT=50"], project, env=env).stdout
+    row = r"^(\S+)\s+\S+\s+(\w+)\s+\S+ \S+\s+([\d.]+)s\s+([0-9a-f-]{36})$"
+    pipelines = [(state, float(seconds), run_id)
+                 for name, state, seconds, run_id in re.findall(row, runs, re.MULTILINE)
+                 if name == "sales-pipeline"]  # fmt: skip
+    assert {state for state, _, _ in pipelines} == {"Completed", "Failed"}, runs
+    assert all(seconds > 0 for _, seconds, _ in pipelines), runs
+    completed = next(run_id for state, _, run_id in pipelines if state == "Completed")
+    pipeline_logs = run(["make", "run-logs", f"ID={completed}"], project, env=env).stdout
+    assert "Finished in state Completed()" in pipeline_logs
+    assert "Traceback" not in pipeline_logs
+    missing = run(["make", "run-logs"], project, env=env, check=False)
+    assert missing.returncode != 0
+    assert "ID is required: make run-logs ID=<id from make runs>" in missing.stdout
 
     # Adding a department renders the skeleton and registers its deployments.
     refused = run(["make", "department", "NAME=marketing"], project, env=env, check=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import os
@@ -271,3 +273,27 @@ def test_every_make_target_runs_its_own_command(
     assert "NAME is required" in missing.stderr
     added = run_make(project, "-n", "department", "NAME=marketing")
     assert f"-m {package}.ops.update --department marketing" in added.stdout
+
+
+def test_each_department_gets_demo_data_of_its_own(render_project) -> None:
+    departments = ["sales", "finance", "marketing"]
+    columns = ("record_id", "occurred_on", "category", "quantity", "unit_price")
+    project = render_project(departments=departments)
+    flows = next((project / "src").iterdir()) / "flows"
+
+    def quantities(text: str) -> list[str]:
+        return [row["quantity"] for row in csv.DictReader(io.StringIO(text))]
+
+    demo = {
+        department: {p.name: p.read_text() for p in (flows / department / "demo_data").glob("*")}
+        for department in departments
+    }
+    names = {tuple(sorted(files)) for files in demo.values()}
+    assert names == {("north.csv", "online.csv", "south.csv")}
+    for first, second in itertools.combinations(departments, 2):
+        for name in demo[first]:
+            a, b = demo[first][name], demo[second][name]
+            assert a != b, (first, second, name)
+            assert a.splitlines()[0] == b.splitlines()[0] == ",".join(columns)
+            assert len(quantities(a)) == len(quantities(b)) > 10  # the same shape, other figures
+    assert not any("{" in text for files in demo.values() for text in files.values())

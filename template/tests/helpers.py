@@ -25,11 +25,13 @@ class SourceServer:
         self.failures: dict[str, tuple[int, int]] = {}  # path -> (remaining, status)
         self.delays: dict[str, float] = {}
         self.requests: Counter[str] = Counter()
+        self.authorization: dict[str, str | None] = {}  # path -> the last request's header
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests[self.path] += 1
+                server.authorization[self.path] = self.headers.get("Authorization")
                 time.sleep(server.delays.get(self.path, 0.0))
                 remaining, status = server.failures.get(self.path, (0, 200))
                 if remaining > 0:

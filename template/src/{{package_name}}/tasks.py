@@ -23,11 +23,12 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import exponential_backoff
 
 from . import block_names
-from .core import steps
+from .core import parsers, steps
 from .core.records import SchemaError
 from .core.resume import Step, code_fingerprint, run_step
 from .core.sources import SourceError
 from .core.storage import ObjectStore
+from .flows import department_data
 from .object_store import open_store
 from .settings import Settings, get_settings
 
@@ -85,10 +86,10 @@ def fetch_headers(settings: Settings) -> dict[str, str] | None:
 
 
 def _resumed(
-    store: ObjectStore, step: Step, work: Callable[[], Result], code: Callable[..., Any], *,
+    store: ObjectStore, step: Step, work: Callable[[], Result], *code: Callable[..., Any],
     refresh: bool,
 ) -> Result:  # fmt: skip
-    result, reused = run_step(store, step, work, code=code_fingerprint(code), refresh=refresh)
+    result, reused = run_step(store, step, work, code=code_fingerprint(*code), refresh=refresh)
     return {**result, "reused": reused}
 
 
@@ -118,8 +119,13 @@ def process_snapshot(
 ) -> Result:
     """Validate and clean one raw snapshot into a processed batch."""
     store = open_store(get_settings())
-    step = steps.process_step(department, partition, raw_key)
-    return _resumed(store, step, lambda: steps.process(store, step), steps.process, refresh=refresh)
+    schema = department_data(department).SCHEMA  # read when the task runs, like the settings
+    step = steps.process_step(department, partition, raw_key, schema)
+    # The parser is looked up by kind, out of the code's reach: its own code counts too
+    # (one registered in data.py, say).
+    parser = parsers.PARSERS.get(schema.kind)
+    code = (steps.process, parser) if parser else (steps.process,)
+    return _resumed(store, step, lambda: steps.process(store, step), *code, refresh=refresh)
 
 
 @task(name="summarise-partition")

@@ -13,7 +13,8 @@ from typing import Any
 
 from . import layout
 from .manifest import build_manifest, describe
-from .records import SchemaError, parse_csv
+from .parsers import read_records
+from .records import Schema, SchemaError
 from .resume import Step
 from .sources import fetch_source, is_url, source_name
 from .storage import ObjectStore, sha256_hex
@@ -51,22 +52,23 @@ def snapshot(
     return {"key": key, "sha256": sha256_hex(data), "size": len(data)}
 
 
-def process_step(department: str, partition: str, raw_key: str) -> Step:
+def process_step(department: str, partition: str, raw_key: str, schema: Schema) -> Step:
+    """The schema is a parameter: a department that changes it gets its batches redone."""
     return Step(
         name="process",
         reads=(raw_key,),
         writes=(layout.processed_key(department, partition, raw_key),),
-        params={"department": department, "partition": partition},
+        params={"department": department, "partition": partition, "schema": schema.to_params()},
     )
 
 
 def process(store: ObjectStore, step: Step) -> dict[str, Any]:
     """Validate and clean one raw snapshot into a processed batch; a snapshot that is not
-    records at all (not UTF-8, columns missing) is quarantined instead."""
+    records at all (not UTF-8, not JSON, columns missing) is quarantined instead."""
     (raw_key,) = step.reads
     data = store.read(raw_key)
     try:
-        parsed = parse_csv(data)
+        parsed = read_records(data, Schema.from_params(step.params["schema"]))
     except SchemaError as exc:
         return quarantine(store, step, data, str(exc))
     batch = clean(parsed, source=raw_key.rsplit("/", 1)[-1], raw_sha256=sha256_hex(data))

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .records import ParsedBatch, Record, Rejected
+from .records import FIELDS, ParsedBatch, Record, Rejected
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,8 @@ def clean(parsed: ParsedBatch, *, source: str, raw_sha256: str) -> ProcessedBatc
     )
 
 
-# Processed batches are stored by column order, one compact row per record, so a batch
-# stays about the size of its raw CSV instead of repeating every field name per record.
-COLUMNS = ("record_id", "occurred_on", "category", "quantity", "unit_price")
+# Processed batches are stored by field order (FIELDS), one compact row per record, so a
+# batch stays about the size of its raw CSV instead of repeating every field name per record.
 
 
 def batch_to_json(batch: ProcessedBatch) -> bytes:
@@ -66,7 +65,7 @@ def batch_to_json(batch: ProcessedBatch) -> bytes:
     document = {
         "source": batch.source,
         "raw_sha256": batch.raw_sha256,
-        "columns": list(COLUMNS),
+        "columns": list(FIELDS),
         "records": [
             [r.record_id, r.occurred_on.isoformat(), r.category, r.quantity, str(r.unit_price)]
             for r in batch.records

@@ -16,3 +16,8 @@ def departments() -> list[str]:
 def stage_module(department: str, stage: str) -> ModuleType:
     """The module of one department's flow, e.g. `stage_module("sales", "pipeline")`."""
     return importlib.import_module(f"{__name__}.{department}.{stage}")
+
+
+def department_data(department: str) -> ModuleType:
+    """A department's `data` module: its default SOURCES and the SCHEMA of their records."""
+    return importlib.import_module(f"{__name__}.{department}.data")

@@ -4,7 +4,7 @@ from prefect import flow
 
 from ... import flow_policy
 from ...stages import IngestionReport, ingest
-from . import DEMO_SOURCES, DEPARTMENT
+from . import DEPARTMENT, data
 
 
 @flow(name=f"{DEPARTMENT}-ingestion")
@@ -15,8 +15,8 @@ def ingestion(
 
     Args:
         partition: the batch label, by default today's UTC date.
-        sources: local paths or http(s) URLs; by default the bundled demo files.
+        sources: local paths or http(s) URLs; by default `data.SOURCES`.
         refresh: fetch again even where a current snapshot exists.
     """
     with flow_policy.applied():
-        return ingest(DEPARTMENT, partition, list(sources or DEMO_SOURCES), refresh=refresh)
+        return ingest(DEPARTMENT, partition, list(sources or data.SOURCES), refresh=refresh)

@@ -28,7 +28,7 @@ def pipeline(
 
     Args:
         partition: the batch label, by default today's UTC date.
-        sources: local paths or http(s) URLs; by default the bundled demo files.
+        sources: local paths or http(s) URLs; by default `data.SOURCES`.
         refresh: redo every unit of work even where its outputs are current.
     """
     with flow_policy.applied():
