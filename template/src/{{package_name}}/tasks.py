@@ -123,9 +123,10 @@ def process_snapshot(
     step = steps.process_step(department, partition, raw_key, schema)
     # The parser is looked up by kind, out of the code's reach: its own code counts too
     # (one registered in data.py, say).
-    parser = parsers.PARSERS.get(schema.kind)
-    code = (steps.process, parser) if parser else (steps.process,)
-    return _resumed(store, step, lambda: steps.process(store, step), *code, refresh=refresh)
+    parser = parsers.parser_for(schema.kind)
+    return _resumed(
+        store, step, lambda: steps.process(store, step), steps.process, parser, refresh=refresh
+    )
 
 
 @task(name="summarise-partition")

@@ -36,15 +36,19 @@ def register(kind: str) -> Callable[[Parser], Parser]:
     return add
 
 
-def parse(kind: str, data: bytes) -> Table:
-    """The rows of a source of the given kind."""
+def parser_for(kind: str) -> Parser:
+    """The parser registered for this kind."""
     try:
-        parser = PARSERS[kind]
+        return PARSERS[kind]
     except KeyError:
         # A setting to fix, not a bad file: the task fails at once, without quarantine.
         known = ", ".join(sorted(PARSERS))
         raise ValueError(f"no parser for kind {kind!r}; known: {known}") from None
-    return parser(data)
+
+
+def parse(kind: str, data: bytes) -> Table:
+    """The rows of a source of the given kind."""
+    return parser_for(kind)(data)
 
 
 def read_records(data: bytes, schema: Schema) -> ParsedBatch:
@@ -52,7 +56,7 @@ def read_records(data: bytes, schema: Schema) -> ParsedBatch:
     return validate(parse(schema.kind, data), schema)
 
 
-def _text(data: bytes) -> str:
+def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,7 +66,7 @@ def _text(data: bytes) -> str:
 @register("csv")
 def parse_csv(data: bytes) -> Table:
     """CSV: UTF-8 (optional BOM), a header row first; header names are trimmed."""
-    reader = csv.DictReader(io.StringIO(_text(data)))
+    reader = csv.DictReader(io.StringIO(_decode(data)))
     header = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = header
     rows = [(reader.line_num, row) for row in reader]
@@ -78,7 +82,7 @@ def parse_json(data: bytes) -> Table:
     """JSON: a list of objects, or an object whose "records" key holds that list (as
     many APIs answer). Each object is one row; a field is looked up by its key."""
     try:
-        document = json.loads(_text(data))
+        document = json.loads(_decode(data))
     except json.JSONDecodeError as exc:
         raise SchemaError(f"not JSON: {exc}") from None
     items = document.get(JSON_RECORDS_KEY) if isinstance(document, dict) else document

@@ -56,12 +56,12 @@ def clean(parsed: ParsedBatch, *, source: str, raw_sha256: str) -> ProcessedBatc
     )
 
 
-# Processed batches are stored by field order (FIELDS), one compact row per record, so a
-# batch stays about the size of its raw CSV instead of repeating every field name per record.
-
-
 def batch_to_json(batch: ProcessedBatch) -> bytes:
-    """Stable, compact JSON: the same batch always gives the same bytes (and hash)."""
+    """Stable, compact JSON: the same batch always gives the same bytes (and hash).
+
+    Records are stored by field order (FIELDS), one compact row per record, so a batch
+    stays about the size of its raw CSV instead of repeating every field name per record.
+    """
     document = {
         "source": batch.source,
         "raw_sha256": batch.raw_sha256,
