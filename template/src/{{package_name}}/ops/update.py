@@ -10,8 +10,7 @@ the command that gets your version back; files left in a removed department; and
 `make install` when pyproject.toml changed. It exits 1 while conflicts remain.
 
 `make department NAME=x` is the same update, pinned to the template version in use,
-with NAME added to `departments`; its deployments are then registered if the API
-answers.
+with NAME added to `departments` (the Makefile then runs `make deploy` if the API answers).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import Any, Literal
 
 import yaml
 
-from .. import flows
 from .checks import OpsError, run_main
 
 ANSWERS_FILE = Path(".copier-answers.yml")
@@ -151,11 +149,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", action="append", default=[], help="question=answer")
     parser.add_argument("--conflict", choices=("inline", "rej"), default="inline")
     parser.add_argument("--defaults", action="store_true", help="always on: answers are kept")
-    parser.add_argument("--department", help="add this department, then deploy it with the "
-                        "remaining arguments (those of `deploy`)")  # fmt: skip
-    args, deploy_args = parser.parse_known_args(argv)
-    if deploy_args and not args.department:
-        parser.error(f"unrecognized arguments: {' '.join(deploy_args)}")
+    parser.add_argument("--department", help="add this department")
+    args = parser.parse_args(argv)
     data: dict[str, Any] = {}
     for item in args.data:
         key, sep, value = item.partition("=")
@@ -168,24 +163,9 @@ def main(argv: list[str]) -> int:
             raise OpsError(f"department {args.department!r} already exists")
         data["departments"] = [*departments, args.department]
     status = update(data, ":current:" if args.department else args.vcs_ref, args.conflict)
-    if status or not args.department:
-        return status
-    print(f"Department {args.department!r} added. Review and commit: git add -A && git commit")
-    return deploy_department(args.department, deploy_args)
-
-
-def deploy_department(department: str, deploy_args: list[str]) -> int:
-    """Register the new department's deployments, if the API answers."""
-    from . import deploy
-    from .checks import check_api
-
-    try:
-        check_api()
-    except OpsError:
-        print("The Prefect API does not answer: run `make deploy` once it is up.")
-        return 0
-    names = [f"{department}-{stage}" for stage in flows.STAGES]
-    return deploy.main([*deploy_args, *(arg for name in names for arg in ("--name", name))])
+    if status == 0 and args.department:
+        print(f"Department {args.department!r} added. Review and commit: git add -A && git commit")
+    return status
 
 
 if __name__ == "__main__":
