@@ -59,6 +59,16 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"schedule_cron": "0 6 * *"}, "has five fields"),
     ({"schedule_cron": "0 6 * * * *"}, "has five fields"),
     ({"schedule_cron": "0 6 * * mon;rm"}, '"mon;rm" is not a cron field'),
+    ({"schedule_cron": "61 * * * *"}, '"61" is out of range for the minute (0-59)'),
+    ({"schedule_cron": "0 24 * * *"}, '"24" is out of range for the hour (0-23)'),
+    ({"schedule_cron": "0 6 0 * *"}, '"0" is out of range for the day of the month (1-31)'),
+    ({"schedule_cron": "0 6 * 1-13 *"}, '"13" is out of range for the month (1-12)'),
+    ({"schedule_cron": "0 6 * * 8"}, '"8" is out of range for the day of the week (0-7)'),
+    ({"schedule_cron": "*/0 * * * *"}, '"*/0": the step after / must be a whole number above 0'),
+    ({"schedule_cron": "0 6 * * Mon-Fry"}, '"Fry" is not a day of the week (0-7 or sun-sat)'),
+    ({"schedule_cron": "0 9 * * 5L"}, '"5L" is not a day of the week'),
+    ({"schedule_cron": "1-2-3 * * * *"}, '"1-2-3" is not a minute or a range of them'),
+    ({"schedule_cron": "0 6 ?,1 * *"}, '"?" is not a day of the month'),
     ({"schedule": "interval", "schedule_interval": 30}, "at least 60 seconds"),
 ]
 

@@ -38,6 +38,18 @@ def test_only_pipelines_get_the_schedule_switched_off(render_project, answers, e
     assert set(schedules.values()) == {None}
 
 
+@pytest.mark.parametrize(
+    "cron",
+    ["*/15 0-23/2 1,15 JAN-jun mon-fri", "0 0 L * *", "0 9 * * 1#1", "0 6 ? * *", "0 6 * * 7",
+     "@daily", "5-1 * * * *"],
+)  # fmt: skip
+def test_the_cron_forms_prefect_accepts_are_accepted_as_typed(render_project, cron: str) -> None:
+    project: Path = render_project(schedule="cron", schedule_cron=cron)
+    deployments = yaml.safe_load((project / "prefect.yaml").read_text())["deployments"]
+    (pipeline,) = [d for d in deployments if d["name"] == "sales-pipeline"]
+    assert pipeline["schedules"] == [{"cron": cron, "timezone": "UTC", "active": False}]
+
+
 def scheduled_starts(api: str) -> list[datetime]:
     body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
     runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
