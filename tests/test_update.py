@@ -7,17 +7,21 @@ department skeleton, and adds a file).
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import re
 import shutil
+import socket
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from copier import run_update
 
-from project import TEMPLATE, errors, git_commit_all, host_python, run
+from project import TEMPLATE, errors, free_port, git_commit_all, host_python, run
 
 CONFLICT = re.compile(r"^(<<<<<<<|=======|>>>>>>>)( |$)", re.MULTILINE)
 SKELETON = (
@@ -194,6 +198,48 @@ def test_make_update_keeps_user_edits_and_brings_template_changes(copy_at, make)
     again = make(project, "update", "COPIER_ARGS=--defaults --vcs-ref=v1.1.0").stdout
     assert "Already up to date" in again
     assert git(project, "status", "--porcelain") == ""
+
+
+@contextlib.contextmanager
+def silent_host() -> Iterator[int]:
+    """A port that accepts connections and never answers: a git host that stalls."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        held: list[socket.socket] = []
+
+        def hold() -> None:
+            with contextlib.suppress(OSError):  # the server closed: the test is over
+                while True:
+                    held.append(server.accept()[0])
+
+        threading.Thread(target=hold, daemon=True).start()
+        yield server.getsockname()[1]
+        for connection in held:
+            connection.close()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("update")
+def test_a_template_git_cannot_fetch_is_one_line_and_changes_nothing(copy_at, make) -> None:
+    """Unreachable, then stalled (git gives up after update.py's STALL_SECONDS, 30 s,
+    instead of hanging): each is one line with git's reason, and the tree stays as it was."""
+    project = copy_at("v1.0.0")
+    make(project, "install")
+    git_commit_all(project, "Lock")
+    answers = project / ".copier-answers.yml"
+    recorded = answers.read_text()
+    with silent_host() as stalled:
+        for port, reason in ((free_port(), "Couldn't connect to server"),
+                             (stalled, "Operation too slow")):  # fmt: skip
+            source = f"http://127.0.0.1:{port}/template.git"
+            answers.write_text(re.sub(r"(?m)^_src_path: .*$", f"_src_path: {source}", recorded))
+            git_commit_all(project, f"The template moved to {source}")
+            failed = make(project, "update", check=False, timeout=180)
+            assert failed.returncode != 0
+            assert "Traceback" not in failed.stdout
+            (line,) = errors(failed.stdout)
+            assert line.startswith(f"error: git failed on the template {source}: fatal: ")
+            assert reason in line
+            assert git(project, "status", "--porcelain") == ""
 
 
 def test_an_update_without_user_edits_equals_a_fresh_copy(copy_at) -> None:

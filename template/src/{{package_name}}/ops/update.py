@@ -7,7 +7,8 @@ last commit. Copier then runs in this process (`--defaults`: every answer kept u
 given), so a refused answer is one line. After: the versions and the answers that
 changed; each of your changed files the update removed or left with conflicts, with
 the command that gets your version back; files left in a removed department; and
-`make install` when pyproject.toml changed. It exits 1 while conflicts remain.
+`make install` when pyproject.toml changed. It exits 1 while conflicts remain. Fetching
+the template cannot hang: git gives up on a transfer that stalls for STALL_SECONDS.
 
 `make department NAME=x` is the same update, pinned to the template version in use,
 with NAME added to `departments` (the Makefile then runs `make deploy` if the API answers).
@@ -16,10 +17,13 @@ with NAME added to `departments` (the Makefile then runs `make deploy` if the AP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import filecmp
+import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +34,7 @@ from .checks import OpsError, run_main
 ANSWERS_FILE = Path(".copier-answers.yml")
 CONFLICT = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
 FLOWS = Path("src") / (__package__ or __name__).split(".", 1)[0] / "flows"  # also under -m
+STALL_SECONDS = 30
 
 
 def git(*args: str) -> str:
@@ -68,6 +73,40 @@ def require_template(source: str) -> None:
         )
 
 
+def bound_git_transfers() -> None:
+    """Git, which Copier runs to fetch the template, gives up on an HTTP transfer under
+    1 kB/s for STALL_SECONDS, and on an SSH host that stops answering unless you chose
+    your own ssh command (GIT_SSH, GIT_SSH_COMMAND, core.sshCommand)."""
+    from plumbum import local  # Copier's runner: it copied the environment when imported
+
+    bounds = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": str(STALL_SECONDS)}
+    own_ssh = subprocess.run(["git", "config", "core.sshCommand"], capture_output=True).stdout
+    if not own_ssh and not {"GIT_SSH", "GIT_SSH_COMMAND"} & os.environ.keys():
+        bounds["GIT_SSH_COMMAND"] = (
+            f"ssh -o ConnectTimeout={STALL_SECONDS} -o ServerAliveInterval=10 "
+            f"-o ServerAliveCountMax={STALL_SECONDS // 10}"
+        )
+    for name, value in bounds.items():
+        local.env[name] = os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def copier_errors(source: str) -> Iterator[None]:
+    """Copier's failures as one line: a refused answer, a git command that failed (a
+    template that cannot be fetched: git's last line), Copier's own refusals."""
+    from plumbum import ProcessExecutionError
+
+    try:
+        yield
+    except ValueError as exc:  # an answer the questionnaire refuses
+        raise OpsError(str(exc).splitlines()[-1]) from None
+    except ProcessExecutionError as exc:
+        reason = (str(exc.stderr).strip().splitlines() or [f"exit {exc.retcode}"])[-1]
+        raise OpsError(f"git failed on the template {source}: {reason}") from None
+    except Exception as exc:  # noqa: BLE001 - copier's own errors (a downgrade...), as one line
+        raise OpsError(f"copier update refused: {exc}") from None
+
+
 def your_changes(before: dict[str, Any]) -> set[str]:
     """Committed files that differ from what the template version in use renders."""
     from copier import run_copy
@@ -75,8 +114,9 @@ def your_changes(before: dict[str, Any]) -> set[str]:
     tracked = set(git("ls-files").splitlines())
     with tempfile.TemporaryDirectory() as folder:
         data = {k: v for k, v in before.items() if not k.startswith("_")}
-        run_copy(str(before["_src_path"]), folder, data=data, vcs_ref=str(before["_commit"]),
-                 defaults=True, unsafe=False, quiet=True)  # fmt: skip
+        with copier_errors(str(before["_src_path"])):
+            run_copy(str(before["_src_path"]), folder, data=data, vcs_ref=str(before["_commit"]),
+                     defaults=True, unsafe=False, quiet=True)  # fmt: skip
         rendered = Path(folder)
         return {
             path for path in tracked
@@ -101,16 +141,13 @@ def update(data: dict[str, Any], vcs_ref: str | None, conflict: Literal["inline"
     before = answers()
     require_template(str(before.get("_src_path", "")))
     require_clean_tree()
+    bound_git_transfers()
     changed_by_you = your_changes(before)
     pyproject = Path("pyproject.toml").read_bytes()
-    try:
+    with copier_errors(str(before["_src_path"])):
         ref = VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref
         run_update(".", data=data, defaults=True, overwrite=True, unsafe=False,
                    vcs_ref=ref, conflict=conflict, quiet=True)  # fmt: skip
-    except ValueError as exc:  # an answer the questionnaire refuses
-        raise OpsError(str(exc).splitlines()[-1]) from None
-    except Exception as exc:  # noqa: BLE001 - copier's own errors (a downgrade...), as one line
-        raise OpsError(f"copier update refused: {exc}") from None
     after = answers()
     answers_changed = {
         k: after.get(k) for k in after if not k.startswith("_") and after[k] != before.get(k)
