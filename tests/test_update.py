@@ -237,7 +237,7 @@ def test_a_template_git_cannot_fetch_is_one_line_and_changes_nothing(copy_at, ma
             assert failed.returncode != 0
             assert "Traceback" not in failed.stdout
             (line,) = errors(failed.stdout)
-            assert line.startswith(f"error: git failed on the template {source}: fatal: ")
+            assert line.startswith(f"error: git clone failed for the template {source}: fatal: ")
             assert reason in line
             assert git(project, "status", "--porcelain") == ""
 

@@ -101,8 +101,9 @@ def copier_errors(source: str) -> Iterator[None]:
     except ValueError as exc:  # an answer the questionnaire refuses
         raise OpsError(str(exc).splitlines()[-1]) from None
     except ProcessExecutionError as exc:
+        command = " ".join(str(arg) for arg in exc.argv[1:2])  # e.g. clone
         reason = (str(exc.stderr).strip().splitlines() or [f"exit {exc.retcode}"])[-1]
-        raise OpsError(f"git failed on the template {source}: {reason}") from None
+        raise OpsError(f"git {command} failed for the template {source}: {reason}") from None
     except Exception as exc:  # noqa: BLE001 - copier's own errors (a downgrade...), as one line
         raise OpsError(f"copier update refused: {exc}") from None
 
