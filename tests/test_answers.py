@@ -115,3 +115,21 @@ def test_pyproject_keeps_every_character_of_the_metadata(render_project) -> None
     metadata = tomllib.loads(text)["project"]
     assert metadata["description"] == description
     assert metadata["authors"][0]["name"] == 'Zoë O\'Brien "ZO"'
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{"schedule": "none", "schedule_cron": "61"}, {"schedule": "cron", "schedule_interval": 5},
+     {"code_source": "local", "git_repository": "ftp://x"}],
+    ids=["cron", "interval", "git"],
+)  # fmt: skip
+def test_an_answer_to_a_question_that_does_not_apply_is_not_checked(
+    copie, answers: dict[str, Any]
+) -> None:
+    """`--data` for a question its `when:` hides (left over from a changed answer, say)
+    neither blocks the copy nor reaches the project."""
+    result = copie.copy(extra_answers=answers)
+    assert result.exception is None, result.exception
+    recorded = yaml.safe_load((result.project_dir / ".copier-answers.yml").read_text())
+    hidden = next(iter(answers.keys() - {"schedule", "code_source"}))
+    assert hidden not in recorded
