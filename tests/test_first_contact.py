@@ -55,6 +55,17 @@ def test_prefect_cloud_credentials_are_checked_and_explained(render_project, mak
     shutil.copy(project / ".env.example", env_file)
     (line,) = errors(make(project, "up", check=False).stdout)
     assert "PREFECT_API_URL still holds the <account-id>/<workspace-id> placeholders" in line
+    # Or paste the workspace page's address from the browser: the API URL is derived from it.
+    placeholder = "https://api.prefect.cloud/api/accounts/<account-id>/workspaces/<workspace-id>"
+    copied = env_file.read_text()
+    page = "https://app.prefect.cloud/account/0ff4-a1/workspace/9c1e-b2/dashboard"
+    env_file.write_text(copied.replace(placeholder, page))
+    (line,) = errors(make(project, "check", check=False).stdout)
+    assert line == (
+        "error: PREFECT_API_URL is the address of a page of the Prefect UI, not of the API: set "
+        "it to https://api.prefect.cloud/api/accounts/0ff4-a1/workspaces/9c1e-b2"
+    )
+    env_file.write_text(copied)
 
     with fake_cloud(key="pnu_right") as url:
         text = env_file.read_text().replace(
