@@ -215,6 +215,12 @@ def test_a_source_behind_a_token_gets_it_from_the_secret_block_alone(stack: Stac
     assert done.returncode == 0, done.output
     states = [line.split()[-1] for line in done.output.splitlines() if line.startswith("  sales-")]
     assert states == ["Completed"] * 4, done.output  # the pipeline and its three stages
+    # While it ran (8 s of fetching), `make run` said which stage had started.
+    lines = done.output.splitlines()
+    announced = [i for i, line in enumerate(lines) if line.startswith("  -> ")]
+    table = [i for i, line in enumerate(lines) if line.startswith("  sales-")]
+    assert lines[announced[0]].startswith("  -> sales-ingestion started ("), done.output
+    assert max(announced) < min(table), done.output  # said before the final table
     # In the container: the exported setting, and no token under any name.
     assert done.container_env.get("PIPELINE_STORAGE__ROOT") == root, done.container_env
     assert [k for k, v in done.container_env.items() if token in v or "AUTH_TOKEN" in k] == []
