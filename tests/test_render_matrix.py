@@ -197,6 +197,28 @@ def test_rendered_files_are_well_formed(rendered, backend: str, storage: str, po
             tomllib.loads(text)
 
 
+@pytest.mark.parametrize(("backend", "storage", "pool"), MATRIX, ids=["-".join(c) for c in MATRIX])
+def test_the_readme_layout_names_every_module_of_the_package(
+    rendered, backend: str, storage: str, pool: str
+) -> None:
+    """The README's "Project layout" is how a newcomer finds their way: every module and
+    folder of the package (and of core/) is named there, and nothing that is not rendered."""
+    project = rendered(backend, storage, pool)
+    readme = (project / "README.md").read_text()
+    layout = readme.split("## Project layout", 1)[1].split("```", 2)[1]
+    package = next((project / "src").iterdir())
+    named = set(re.findall(r"\b([a-z0-9_]+\.py|[a-z0-9_]+/)", layout))
+    listed = {p.name + ("/" if p.is_dir() else "") for p in package.iterdir()
+              if p.name not in {"__init__.py", "__pycache__"}}  # fmt: skip
+    assert listed - named == set(), "modules the README's layout does not name"
+    core = {p.stem for p in (package / "core").glob("*.py") if p.stem != "__init__"}
+    core_line = layout.split("core/", 1)[1].split("tasks.py", 1)[0]
+    assert {m for m in core if m not in core_line} == set(), "core modules the layout leaves out"
+    top_level = {name for name in named if "/" not in name and name.count(".") == 1}
+    rendered_files = {p.name for p in package.rglob("*.py")}
+    assert top_level - rendered_files == set(), "the layout names modules that are not rendered"
+
+
 @pytest.mark.parametrize("task_runner", ["threads", "dask"])
 def test_the_task_runner_answer_wires_the_processing_stage(
     render_project, task_runner: str
