@@ -25,8 +25,12 @@ from project import BIN, free_port
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float, process=None) -> float:
-    """Poll `check` until it is true; return the seconds it took."""
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float, process=None,
+    explain: Callable[[], str] | None = None,
+) -> float:  # fmt: skip
+    """Poll `check` until it is true; return the seconds it took. On a timeout, the
+    error carries `explain()`: what the waited-for thing looked like instead."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process is not None and process.poll() is not None:
@@ -34,7 +38,8 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, process=None)
         if check():
             return time.monotonic() - started
         time.sleep(0.2)
-    raise TimeoutError(f"{what} not ready after {timeout:g}s")
+    found = f"; {explain()}" if explain else ""
+    raise TimeoutError(f"{what} not ready after {timeout:g}s{found}")
 
 
 def live_processes(detail: str) -> Iterator[tuple[int, bytes]]:

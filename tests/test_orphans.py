@@ -101,7 +101,14 @@ def test_a_killed_pipeline_leaves_no_run_running(
                 and r["parent_task_run_id"] for r in runs()
             )  # fmt: skip
 
-        wait_for(ingestion_running, "the ingestion stage running", 180)
+        def what_runs() -> str:
+            states = [(r["name"], r["state_type"], (r["state"] or {}).get("message"))
+                      for r in runs()]  # fmt: skip
+            worker = (project / ".run" / "worker.log").read_text(errors="replace")
+            tail = "\n".join(worker.splitlines()[-30:])
+            return f"runs: {states}; the worker's log ends:\n{tail}"
+
+        wait_for(ingestion_running, "the ingestion stage running", 300, explain=what_runs)
         time.sleep(5)  # its first heartbeat has reached the server
         pids = processes_of_run(parent["id"])
         assert pids, "no process runs the pipeline"
