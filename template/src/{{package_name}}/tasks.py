@@ -8,8 +8,10 @@ the network, `processing_options` for the work on stored objects. Fetches carry
 the tag `<package>-fetch`: with PIPELINE_FETCH__TAG_LIMIT set, `make deploy` keeps a
 server-wide concurrency limit on it, shared by every run.
 
-Timeouts are enforced inside the I/O itself (per operation and per whole download):
-a task running in a worker thread cannot be interrupted from outside.
+No task carries a Prefect timeout: the task runner's threads cannot be interrupted,
+so Prefect would only mark a task TimedOut after its work had finished (and warn so in
+every task run's log). A fetch is bounded inside its I/O (per operation and per whole
+download); anything else that hangs is ended by its flow run's timeout (flow_policy.py).
 """
 
 from __future__ import annotations
@@ -52,11 +54,9 @@ def retry_unless_permanent(task: Task[..., Any], task_run: TaskRun, state: State
 
 
 def fetch_options(settings: Settings) -> dict[str, Any]:
-    """Fetches retry passing network faults, with exponential backoff and jitter; each
-    attempt is cut off a little after the download deadline, as a backstop."""
+    """Fetches retry passing network faults, with exponential backoff and jitter."""
     fetch = settings.fetch
     return {
-        "timeout_seconds": fetch.deadline_seconds + 30,
         "retries": fetch.retries,
         "retry_delay_seconds": exponential_backoff(backoff_factor=fetch.backoff_seconds),
         "retry_jitter_factor": fetch.jitter_factor,
@@ -67,7 +67,6 @@ def fetch_options(settings: Settings) -> dict[str, Any]:
 def processing_options(settings: Settings) -> dict[str, Any]:
     """Work on stored objects retries rarely: a bad input fails the same way twice."""
     return {
-        "timeout_seconds": settings.processing.timeout_seconds,
         "retries": settings.processing.retries,
         "retry_delay_seconds": settings.processing.retry_delay_seconds,
         "retry_condition_fn": retry_unless_permanent,
