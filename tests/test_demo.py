@@ -64,11 +64,14 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     # REFRESH=1 redoes every unit; SOURCES= reads other sources; a failed run shows why.
     raw = sorted(project.glob("data/raw/sales/*/*.csv"))
     written = {path: path.stat().st_mtime_ns for path in raw}
-    run(["make", "run"], project, env=env)
+    rerun = run(["make", "run"], project, env=env).stdout
     assert {path: path.stat().st_mtime_ns for path in raw} == written  # nothing redone
+    for task in ("snapshot-source", "process-snapshot"):  # and each stage says so
+        assert f"      {task}: 0 run, {len(raw)} already done\n" in rerun, rerun
     refreshed = run(["make", "run", "REFRESH=1"], project, env=env).stdout
     assert "(refresh)" in refreshed
     assert all(path.stat().st_mtime_ns != written[path] for path in raw)  # everything redone
+    assert f"      snapshot-source: {len(raw)} run, 0 already done\n" in refreshed, refreshed
     source = tmp_path / "extra.csv"
     source.write_text(
         "record_id,occurred_on,category,quantity,unit_price\nX1,2026-02-01,tools,3,2.50\n"
@@ -81,6 +84,7 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
                  env=env, check=False)  # fmt: skip
     assert failed.returncode != 0
     assert "The end of sales-ingestion's log:" in failed.stdout
+    assert "The end of sales-pipeline's log:" not in failed.stdout  # the stage that failed
     assert "source file not found: /nonexistent/orders.csv" in failed.stdout
     (line,) = errors(failed.stdout)
     assert f"see http://127.0.0.1:{port}/runs/flow-run/" in line

@@ -3,7 +3,8 @@
 Each department's flows (`flows/<department>/`) are thin: they name the flow,
 choose its sources and call one of these functions inside the flow. A stage reads
 the settings when it runs, fans its tasks out on a task runner built from them,
-and reports how many units ran and how many were already done.
+and logs, per task, how many units ran and how many were already done
+(UNITS_LOG: `make run` prints these lines under each stage).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from .tasks import (
     summarise_partition,
     write_manifest,
 )
+
+# "<task>: <n> run, <n> already done", one line per task of a stage (ops/run.py reads it).
+UNITS_LOG = "%s: %d run, %d already done"
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,13 @@ def _fan_out(
     }
     with runner:
         results = [future.result() for future in runner.map(cast(Any, task), parameters)]
-    reused = sum(result["reused"] for result in results)
-    get_run_logger().info("%s: %d run, %d already done", task.name, len(items) - reused, reused)
+    log_units(task, results)
     return results
+
+
+def log_units(task: Task[..., Result], results: list[Result]) -> None:
+    reused = sum(result["reused"] for result in results)
+    get_run_logger().info(UNITS_LOG, task.name, len(results) - reused, reused)
 
 
 def artifact_key(department: str, suffix: str) -> str:
@@ -172,6 +180,8 @@ def analyse(
         reports["report"],
     ]
     manifest = write_manifest.with_options(**options)(department, partition, objects, refresh)
+    log_units(summarise_partition, [reports])
+    log_units(write_manifest, [manifest])
     summary = summary_from_json(store.read(reports["summary"]))
     locations = {
         "summary": store.location(reports["summary"]),
