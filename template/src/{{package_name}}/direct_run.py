@@ -15,7 +15,12 @@ from typing import Any, cast
 
 from prefect import Flow
 from prefect.client.schemas.objects import State
-from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
+from prefect.settings import (
+    PREFECT_API_AUTH_STRING,
+    PREFECT_API_KEY,
+    PREFECT_API_URL,
+    get_current_settings,
+)
 from prefect.settings.context import temporary_settings
 
 from .core import layout
@@ -44,7 +49,17 @@ def run_pipeline(pipeline: Flow[..., Any], department: str, argv: list[str]) -> 
     print(f"Running {pipeline.name} on partition {partition}, in this process ...")
     with temporary_settings(restore_defaults=NO_SERVER):  # a temporary server, then none
         parameters = {"partition": partition, "sources": args.source, "refresh": args.refresh}
-        state = cast("State[Any]", pipeline(**parameters, return_state=True))
+        try:
+            state = cast("State[Any]", pipeline(**parameters, return_state=True))
+        except RuntimeError as exc:  # Prefect's own words for a server that did not start
+            if "ephemeral Prefect API server" not in str(exc):
+                raise
+            waited = get_current_settings().server.ephemeral.startup_timeout_seconds
+            raise OpsError(
+                f"the temporary Prefect server did not start within {waited}s: raise "
+                "startup_timeout_seconds under [server.ephemeral] in prefect.toml, or run "
+                "through a server (`make up`, `make deploy`, `make run`)"
+            ) from None
     if not state.is_completed():
         raise OpsError(f"{pipeline.name} ended {state.name}: {state.message}")
     root = settings.storage.root.resolve()
