@@ -4,7 +4,7 @@ Each department's flows (`flows/<department>/`) are thin: they name the flow,
 choose its sources and call one of these functions inside the flow. A stage reads
 the settings when it runs, fans its tasks out on a task runner built from them,
 and logs, per task, how many units ran and how many were already done
-(UNITS_LOG: `make run` prints these lines under each stage).
+(UNITS_LOG; `make run` prints these lines under each stage).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from .tasks import (
     write_manifest,
 )
 
-# "<task>: <n> run, <n> already done", one line per task of a stage (ops/run.py reads it).
+# "<task>: <n> run, <n> already done", one line per task of a stage; ops/run.py reads
+# it back with UNITS_LINE and prints it under the stage.
 UNITS_LOG = "%s: %d run, %d already done"
+UNITS_LINE = re.compile(r"^\S+: \d+ run, \d+ already done$")
 
 
 @dataclass(frozen=True)
