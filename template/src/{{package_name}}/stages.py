@@ -124,7 +124,10 @@ def process(
     if raw_keys is None:
         raw_keys = open_store(settings).list(layout.raw_prefix(department, partition))
     if not raw_keys:
-        raise ValueError(f"{department}/{partition}: no raw snapshots; run the ingestion first")
+        raise ValueError(
+            f"{department}/{partition}: no raw snapshots; run the ingestion first: "
+            f"make run DEPARTMENT={department} FLOW=ingestion PARTITION={partition}"
+        )
     task = process_snapshot.with_options(**processing_options(settings))
     results = _fan_out(
         compute_task_runner(settings), task, "raw_key", raw_keys, department, partition, refresh
@@ -169,7 +172,8 @@ def analyse(
         quarantined = [key for key in listed if not key.endswith(".reason.txt")]
     if not processed_keys:
         raise ValueError(
-            f"{department}/{partition}: no processed batches; run the processing first"
+            f"{department}/{partition}: no processed batches; run the processing first: "
+            f"make run DEPARTMENT={department} FLOW=processing PARTITION={partition}"
         )
     options = processing_options(settings)
     reports = summarise_partition.with_options(**options)(
