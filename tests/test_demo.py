@@ -87,6 +87,7 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert "The end of sales-pipeline's log:" not in failed.stdout  # the stage that failed
     assert "source file not found: /nonexistent/orders.csv" in failed.stdout
     (line,) = errors(failed.stdout)
+    assert "ended Failed: SourceError: source file not found: /nonexistent/orders.csv;" in line
     assert f"see http://127.0.0.1:{port}/runs/flow-run/" in line
 
     status = run(["make", "status"], project, env=env).stdout
