@@ -227,3 +227,14 @@ def test_the_database_settings_and_commands_refuse_bad_input_in_one_line(
     (project / ".env").unlink()
     (line,) = errors(make(project, "backup", check=False).stdout)
     assert "POSTGRES_PASSWORD is not set in .env: run `make up` first" in line
+
+    # An API URL whose port the stack does not publish: the line says where the port is set.
+    api_url = f"http://127.0.0.1:{free_port()}/api"
+    result = make(project, "check", check=False, extra_env={"PREFECT_API_URL": api_url})
+    assert result.returncode != 0
+    (line,) = errors(result.stdout)
+    assert line == (
+        f"error: the Prefect API at {api_url} is not reachable (ConnectError): start it with "
+        "`make up`, or fix PREFECT_API_URL (the stack publishes the API on API_PORT: 4200 "
+        "unless .env sets it)"
+    )
