@@ -168,6 +168,13 @@ def test_the_self_hosted_stack_deploys_runs_and_keeps_its_history(
     # included, reports healthy (the worker's health comes from the image's HEALTHCHECK).
     up = make(project, "up", check=False)
     assert up.returncode == 0, up.stdout
+    # It ends with the check of the API, as this shell reaches it, and what to do next.
+    assert up.stdout.splitlines()[-4:] == [
+        f"settings valid; api {url} answers and accepts the credentials",
+        f"UI at {url.removesuffix('/api')}",
+        f"pool {answers['work_pool_name']}: a worker is online",
+        "Logs: `make logs`; stop: `make down`.",
+    ], up.stdout
     states = services(project, env)
     assert set(states) == STACK
     assert {(s["State"], s["Health"]) for s in states.values()} == {("running", "healthy")}
