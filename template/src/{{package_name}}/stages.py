@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from prefect import Task, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import wait
 from prefect.task_runners import TaskRunner
 
 from .core import layout
@@ -26,6 +27,7 @@ from .settings import get_settings
 from .task_runners import compute_task_runner, io_task_runner
 from .tasks import (
     Result,
+    UnitsFailedError,
     fetch_options,
     process_snapshot,
     processing_options,
@@ -69,7 +71,12 @@ def _fan_out(
     runner: TaskRunner[Any], task: Task[..., Result], item: str, items: list[str],
     department: str, partition: str, refresh: bool,
 ) -> list[Result]:  # fmt: skip
-    """Run `task` once per item, concurrently, and log how many units were already done."""
+    """Run `task` once per item, concurrently, and log how many units were already done.
+
+    Every unit runs to its end, retries included, before a failure is raised: one bad
+    input cancels none of the others, so their outputs are kept for the rerun. A single
+    failure is raised as it is; several as one UnitsFailedError that names each.
+    """
     parameters = {
         "department": unmapped(department),
         "partition": unmapped(partition),
@@ -77,9 +84,14 @@ def _fan_out(
         "refresh": unmapped(refresh),
     }
     with runner:
-        results = [future.result() for future in runner.map(cast(Any, task), parameters)]
-    log_units(task, results)
-    return results
+        futures = runner.map(cast(Any, task), parameters)
+        wait(futures)
+        outcomes = [future.result(raise_on_failure=False) for future in futures]
+    errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if errors:
+        raise errors[0] if len(errors) == 1 else UnitsFailedError(task.name, len(outcomes), errors)
+    log_units(task, outcomes)
+    return outcomes
 
 
 def log_units(task: Task[..., Result], results: list[Result]) -> None:

@@ -37,10 +37,21 @@ from .settings import Settings, get_settings
 Result = dict[str, Any]
 
 
+class UnitsFailedError(Exception):
+    """Several units of one stage failed; `errors` holds each one's exception."""
+
+    def __init__(self, task_name: str, total: int, errors: list[BaseException]) -> None:
+        self.errors = errors
+        each = "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
+        super().__init__(f"{len(errors)} of {total} {task_name} runs failed: {each}")
+
+
 def permanent(exc: BaseException) -> bool:
     """A fault a retry cannot fix; anything unexpected gets the benefit of the doubt."""
     if isinstance(exc, SourceError):
         return not exc.retryable
+    if isinstance(exc, UnitsFailedError):
+        return all(permanent(error) for error in exc.errors)
     return isinstance(exc, (SchemaError, ValueError))
 
 
