@@ -1,1 +1,31 @@
 """Command-line helpers behind the Makefile targets (`python -m <package>.ops.<name>`)."""
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _code_that_does_not_import(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """A command that the project's own code stops as it is imported (a typo in core/, a
+    missing dependency) says so in one line with the file and line, as `make test` would
+    show in a traceback; any other failure keeps its traceback."""
+    frames = [f for f in traceback.extract_tb(tb) if Path(f.filename).is_relative_to(PACKAGE)]
+    ops = Path(__file__).resolve().parent
+    if isinstance(exc, SyntaxError) and Path(exc.filename or "/").is_relative_to(PACKAGE):
+        file, line, what = str(exc.filename), exc.lineno, exc.msg
+    elif any(f.name == "<module>" and not Path(f.filename).is_relative_to(ops) for f in frames):
+        file, line, what = frames[-1].filename, frames[-1].lineno, str(exc)
+    else:
+        sys.__excepthook__(kind, exc, tb)
+        return
+    print(f"error: the project's code does not import: {kind.__name__}: {what} "
+          f"({os.path.relpath(file)}, line {line})", file=sys.stderr)  # fmt: skip
+
+
+sys.excepthook = _code_that_does_not_import
