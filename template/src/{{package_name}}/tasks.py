@@ -41,9 +41,12 @@ class UnitsFailedError(Exception):
     """Several units of one stage failed; `errors` holds each one's exception."""
 
     def __init__(self, task_name: str, total: int, errors: list[BaseException]) -> None:
-        self.errors = errors
-        each = "; ".join(f"{type(exc).__name__}: {exc}" for exc in errors)
-        super().__init__(f"{len(errors)} of {total} {task_name} runs failed: {each}")
+        super().__init__(task_name, total, errors)  # the arguments pickle rebuilds it from
+        self.task_name, self.total, self.errors = task_name, total, errors
+
+    def __str__(self) -> str:
+        each = "; ".join(f"{type(exc).__name__}: {exc}" for exc in self.errors)
+        return f"{len(self.errors)} of {self.total} {self.task_name} runs failed: {each}"
 
 
 def permanent(exc: BaseException) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import anyio
@@ -19,6 +21,10 @@ class SourceError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with `retryable` too (a Dask worker, a stored result)."""
+        return partial(type(self), retryable=self.retryable), (str(self),)
 
 
 def is_url(source: str) -> bool:
