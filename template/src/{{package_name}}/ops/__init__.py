@@ -19,7 +19,9 @@ def _code_that_does_not_import(
     ops = Path(__file__).resolve().parent
     if isinstance(exc, SyntaxError) and Path(exc.filename or "/").is_relative_to(PACKAGE):
         file, line, what = str(exc.filename), exc.lineno, exc.msg
-    elif any(f.name == "<module>" and not Path(f.filename).is_relative_to(ops) for f in frames):
+    elif isinstance(exc, Exception) and any(  # not Ctrl-C while the imports run
+        f.name == "<module>" and not Path(f.filename).is_relative_to(ops) for f in frames
+    ):
         file, line, what = frames[-1].filename, frames[-1].lineno, str(exc)
     else:
         sys.__excepthook__(kind, exc, tb)
