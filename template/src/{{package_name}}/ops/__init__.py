@@ -6,7 +6,8 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-PACKAGE = Path(__file__).resolve().parent.parent
+OPS = Path(__file__).resolve().parent
+PACKAGE = OPS.parent
 
 
 def _code_that_does_not_import(
@@ -16,11 +17,10 @@ def _code_that_does_not_import(
     missing dependency) says so in one line with the file and line, as `make test` would
     show in a traceback; any other failure keeps its traceback."""
     frames = [f for f in traceback.extract_tb(tb) if Path(f.filename).is_relative_to(PACKAGE)]
-    ops = Path(__file__).resolve().parent
     if isinstance(exc, SyntaxError) and Path(exc.filename or "/").is_relative_to(PACKAGE):
         file, line, what = str(exc.filename), exc.lineno, exc.msg
     elif isinstance(exc, Exception) and any(  # not Ctrl-C while the imports run
-        f.name == "<module>" and not Path(f.filename).is_relative_to(ops) for f in frames
+        f.name == "<module>" and not Path(f.filename).is_relative_to(OPS) for f in frames
     ):
         file, line, what = frames[-1].filename, frames[-1].lineno, str(exc)
     else:
