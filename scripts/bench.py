@@ -242,8 +242,6 @@ class Bench:
                 results.setdefault(prefix + name, []).append(seconds)
 
         first_steps = ("make up (fresh database)", "make deploy", "make run (first)")
-        deployments = len(yaml.safe_load((project / "prefect.yaml").read_text())["deployments"])
-        one = f"{DEPARTMENT}-pipeline"
 
         def project_steps(_: int) -> None:
             url = self.fresh(project)
@@ -256,8 +254,6 @@ class Bench:
                 note(first, run_breakdown(url))
                 timed("make run (deployed, outputs kept)", lambda: self.make(project, "run"))
                 note(deployed, run_breakdown(url))
-                timed(f"deploy of 1 deployment ({one})", lambda: self.make(
-                    project, "deploy", f"POOL_ARGS=$(WORKER_ARGS) --name {one}"))  # fmt: skip
                 note(heartbeats, self._heartbeat_cost(project))
                 self.make(project, "down")
                 note(inside, self.up_watched(project, url), "existing database: ")
@@ -278,10 +274,6 @@ class Bench:
         print(f"  make up deploy run / typed by hand: {ratio:.2f}x")
         print(f"  (the loop around them, with the second run and the profiling: "
               f"{statistics.median(total):.1f}s)")  # fmt: skip
-        all_deploy = median(steps, first_steps[1])
-        one_deploy = median(steps, f"deploy of 1 deployment ({one})")
-        print(f"  each further deployment: {(all_deploy - one_deploy) / (deployments - 1):.2f}s "
-              f"(make deploy of {deployments} against 1)")  # fmt: skip
         print_table("Inside make up: seconds from its start until", inside)
         print_table("Where the first run's time goes (the first make run)", first)
         print_table("Where a deployed run's time goes (the second make run)", deployed)

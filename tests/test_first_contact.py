@@ -127,6 +127,9 @@ def test_invalid_settings_and_a_taken_port_are_one_line(
         holder.server_close()
     assert result.returncode != 0
     (line,) = errors(result.stdout)
-    assert "the server exited before it was serving" in line
-    assert f"Port {port} is already in use" in result.stdout
+    assert line == (
+        "error: prefect server failed; its output is above (and in .run/server.log); another "
+        "port: set PREFECT_SERVER_API_PORT and PREFECT_API_URL in .env"
+    )
+    assert f"Port {port} is already in use" in result.stdout  # Prefect's own check
     assert "stopped" in make(project, "status", check=False).stdout.splitlines()[0]

@@ -1,6 +1,6 @@
-"""Limits on a real server: `make deploy` keeps the fetch tasks' concurrency limit in step
-with PIPELINE_FETCH__TAG_LIMIT, and a deployed run (worker, flow-run process) honours the
-fetch limit and the flow timeout the settings give when it runs."""
+"""Limits on a real server: a deployed run (worker, flow-run process) honours the limit on
+the fetch tasks' tag set with Prefect's own command, as the project README says, and the
+flow timeout the settings give when it runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from project import api_time, errors, free_port, git_commit_all, set_api_port
+from project import api_time, errors, free_port, git_commit_all, run, set_api_port
 
 TAG = "acme-data-pipelines-fetch"  # <package>-fetch, the default package acme_data_pipelines
 
@@ -74,7 +74,7 @@ def fetch_intervals(api: str, flow_run_id: str) -> list[tuple[object, object]]:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("limits")
-def test_make_deploy_keeps_the_fetch_limit_and_deployed_runs_honour_the_limits(
+def test_deployed_runs_honour_the_fetch_limit_and_the_flow_timeout(
     render_project, make, stopped_afterwards: list[Path]
 ) -> None:
     project: Path = render_project()
@@ -83,24 +83,12 @@ def test_make_deploy_keeps_the_fetch_limit_and_deployed_runs_honour_the_limits(
     stopped_afterwards.append(project)
     api = set_api_port(project, free_port())
     make(project, "up")
-
-    def deploy(limit: str | None) -> list[str]:
-        extra = {"PIPELINE_FETCH__TAG_LIMIT": limit} if limit else None
-        lines = make(project, "deploy", extra_env=extra).stdout.splitlines()
-        return [line for line in lines if "concurrency limit" in line]
-
-    assert deploy("2") == [f"created the concurrency limit on tag {TAG!r}: 2 fetch task(s) at once"]
-    assert tag_limit(api) == 2
-    assert deploy("2") == [f"kept the concurrency limit on tag {TAG!r}: 2 fetch task(s) at once"]
-    assert deploy("1") == [f"updated the concurrency limit on tag {TAG!r}: 1 fetch task(s) at once"]
+    make(project, "deploy")
+    readme = (project / "README.md").read_text()
+    command = f"uv run prefect concurrency-limit create {TAG} 4"
+    assert command in readme
+    run(command.replace(" 4", " 1").split(), project)  # as the README says, with limit 1
     assert tag_limit(api) == 1
-    refused = make(project, "deploy", check=False, extra_env={"PIPELINE_FETCH__TAG_LIMIT": "0"})
-    assert refused.returncode != 0
-    assert errors(refused.stdout) == [
-        "error: invalid settings (in .env or the environment): PIPELINE_FETCH__TAG_LIMIT: "
-        "Input should be greater than or equal to 1"
-    ]
-    assert tag_limit(api) == 1  # unchanged
 
     with slow_sources(delay=1.0) as base:
         # Three sources, limit 1: the deployed run's fetches take turns.
@@ -124,19 +112,7 @@ def test_make_deploy_keeps_the_fetch_limit_and_deployed_runs_honour_the_limits(
     (line,) = errors(timed_out.stdout)
     assert "sales-pipeline/sales-pipeline ended TimedOut" in line
     assert "sales-pipeline ran longer than 3s (PIPELINE_FLOWS__TIMEOUT_SECONDS)" in line
-    run = latest_run(api, "sales-pipeline/sales-pipeline")
-    assert run["state"]["type"] == "FAILED"
-    assert run["state"]["name"] == "TimedOut"
-    assert run["run_count"] == 1  # no flow retries by default
-
-    # Unset: the limit goes, and only that tag's.
-    other = httpx.post(f"{api}/concurrency_limits/", json={"tag": "other", "concurrency_limit": 5},
-                       timeout=10)  # fmt: skip
-    other.raise_for_status()
-    assert deploy(None) == [
-        f"deleted the concurrency limit on tag {TAG!r} (PIPELINE_FETCH__TAG_LIMIT is unset)"
-    ]
-    assert tag_limit(api) is None
-    assert deploy(None) == []
-    reply = httpx.get(f"{api}/concurrency_limits/tag/other", timeout=10)
-    assert reply.json()["concurrency_limit"] == 5
+    timed_out_run = latest_run(api, "sales-pipeline/sales-pipeline")
+    assert timed_out_run["state"]["type"] == "FAILED"
+    assert timed_out_run["state"]["name"] == "TimedOut"
+    assert timed_out_run["run_count"] == 1  # no flow retries by default

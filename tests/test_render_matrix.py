@@ -154,17 +154,15 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         set() if storage == "none" else {f"storage_{storage}.py"}
     )
     ops = {p.name for p in (package / "ops").glob("*.py")}
-    assert ("stack.py" in ops) is (backend != "self_hosted")
+    assert ("worker.py" in ops) is (backend != "self_hosted")
     assert ("env_file.py" in ops) is (backend == "self_hosted")
     assert ("database.py" in ops) is (backend == "self_hosted")
     assert ("healthcheck.py" in ops) is has_dockerfile
     assert ("kubernetes.py" in ops) is (pool == "kubernetes")
 
-    # backend wiring
-    assert ("$(OPS).stack up" in makefile) is (backend != "self_hosted")
-    if backend != "self_hosted":  # a server of its own for local, only a worker for Cloud
-        stack = (package / "ops" / "stack.py").read_text()
-        assert ("def start_server" in stack) is (backend == "local")
+    # backend wiring: a server of its own for local (Prefect's), only a worker for Cloud
+    assert ("$(OPS).worker up" in makefile) is (backend != "self_hosted")
+    assert ("server start --background" in makefile) is (backend == "local")
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
     prefect_toml = tomllib.loads((project / "prefect.toml").read_text())
     assert ("api" in prefect_toml) is (backend != "cloud")
@@ -272,7 +270,7 @@ def test_every_make_target_runs_its_own_command(
 
     # Each verb runs its own command and no other target's recipe leaks into it.
     ops_module = {"up": None, "down": None, "deploy": "deploy", "run": "run",
-                  "blocks": "blocks", "update": "update"}  # fmt: skip
+                  "blocks": "deploy", "update": "update"}  # fmt: skip
     if backend == "self_hosted":
         ops_module |= {"backup": "database", "restore": "database"}
     for target, module in ops_module.items():

@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from project import free_port, git_commit_all, run
@@ -44,8 +45,10 @@ def test_a_pipeline_round_trip_through_the_storage_emulator(
 
         make("install")
         run([python, str(PROBE), storage, BUCKET, "create"], project, env=project_env)
+        port = free_port()
         settings = {
-            "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
             "PIPELINE_STORAGE__BUCKET": BUCKET,
             "PIPELINE_STORAGE__PREFIX": PREFIX,
         }
@@ -56,10 +59,13 @@ def test_a_pipeline_round_trip_through_the_storage_emulator(
         stopped_afterwards.append(project)
         make("up")
         blocks = make("blocks")
-        assert "'acme-data-pipelines-storage-credentials'" in blocks
-        assert re.search(r"create +\S+ 'acme-data-pipelines-storage'$", blocks, re.MULTILINE)
-        assert "2 change(s) applied." in blocks
-        assert "0 change(s) applied." in make("blocks")  # idempotent
+        assert re.search(r"\S+ 'acme-data-pipelines-storage-credentials', \S+ "
+                         r"'acme-data-pipelines-storage'$", blocks, re.MULTILINE)  # fmt: skip
+        assert make("blocks") == blocks  # saved again over the same two
+        names = ["acme-data-pipelines-storage-credentials", "acme-data-pipelines-storage"]
+        saved = httpx.post(f"{settings['PREFECT_API_URL']}/block_documents/filter", timeout=10,
+                           json={"block_documents": {"name": {"any_": names}}}).json()  # fmt: skip
+        assert sorted(document["name"] for document in saved) == sorted(names)
         make("deploy")
 
         output = make("run", "PARTITION=2026-01-31")

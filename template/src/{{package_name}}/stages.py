@@ -2,9 +2,10 @@
 
 Each department's flows (`flows/<department>/`) are thin: they name the flow,
 choose its sources and call one of these functions inside the flow. A stage reads
-the settings when it runs, fans its tasks out on a task runner built from them,
-and logs, per task, how many units ran and how many were already done
-(UNITS_LOG; `make run` prints these lines under each stage).
+the settings when it runs and fans its tasks out on a task runner built from them.
+What it did is logged in lines that start with `<department>/<partition>: `: per
+task, how many units ran and how many were already done, then what it made and where
+(`make run` prints these lines under each stage).
 """
 
 from __future__ import annotations
@@ -36,10 +37,8 @@ from .tasks import (
     write_manifest,
 )
 
-# "<task>: <n> run, <n> already done", one line per task of a stage; ops/run.py reads
-# it back with UNITS_LINE and prints it under the stage.
-UNITS_LOG = "%s: %d run, %d already done"
-UNITS_LINE = re.compile(r"^\S+: \d+ run, \d+ already done$")
+# One line per task of a stage: "<department>/<partition>: <task>: <n> run, <n> already done".
+UNITS_LOG = "%s/%s: %s: %d run, %d already done"
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,16 @@ def _fan_out(
     errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if errors:
         raise errors[0] if len(errors) == 1 else UnitsFailedError(task.name, len(outcomes), errors)
-    log_units(task, outcomes)
+    log_units(task, outcomes, department, partition)
     return outcomes
 
 
-def log_units(task: Task[..., Result], results: list[Result]) -> None:
+def log_units(
+    task: Task[..., Result], results: list[Result], department: str, partition: str
+) -> None:
     reused = sum(result["reused"] for result in results)
-    get_run_logger().info(UNITS_LOG, task.name, len(results) - reused, reused)
+    ran = len(results) - reused
+    get_run_logger().info(UNITS_LOG, department, partition, task.name, ran, reused)
 
 
 def artifact_key(department: str, suffix: str) -> str:
@@ -159,7 +161,10 @@ def process(
     )  # fmt: skip
     for result in results:
         if not result["key"]:
-            logger.warning("quarantined %s: %s", result["quarantined"], result["reason"])
+            logger.warning(
+                "%s/%s: quarantined %s: %s", department, partition, result["quarantined"],
+                result["reason"],
+            )  # fmt: skip
     return report
 
 
@@ -198,23 +203,23 @@ def analyse(
         reports["report"],
     ]
     manifest = write_manifest.with_options(**options)(department, partition, objects, refresh)
-    log_units(summarise_partition, [reports])
-    log_units(write_manifest, [manifest])
+    log_units(summarise_partition, [reports], department, partition)
+    log_units(write_manifest, [manifest], department, partition)
     summary = summary_from_json(store.read(reports["summary"]))
     locations = {
+        "raw snapshots": store.location(layout.raw_prefix(department, partition)),
+        "processed batches": store.location(layout.processed_prefix(department, partition)),
         "summary": store.location(reports["summary"]),
         "report": store.location(reports["report"]),
         "manifest": store.location(manifest["key"]),
     }
     publish_artifacts(summary, store.read(reports["report"]).decode(), locations)
-    get_run_logger().info(
-        "%s/%s: %d record(s), total %s; report at %s",
-        department,
-        partition,
-        summary.records,
-        summary.amount,
-        locations["report"],
+    logger = get_run_logger()
+    logger.info(
+        "%s/%s: %d record(s), total %s", department, partition, summary.records, summary.amount
     )
+    for what, location in locations.items():
+        logger.info("%s/%s: %s at %s", department, partition, what, location)
     return AnalysisReport(department, partition, summary, locations)
 
 

@@ -5,8 +5,8 @@ whether its outputs are current: a finished unit is skipped and its recorded res
 returned (see core/resume.py for the rule). The retry policies come from the
 settings too, applied by the stages when they submit a task: `fetch_options` for
 the network, `processing_options` for the work on stored objects. Fetches carry
-the tag `<package>-fetch`: with PIPELINE_FETCH__TAG_LIMIT set, `make deploy` keeps a
-server-wide concurrency limit on it, shared by every run.
+the tag `<package>-fetch`, so that a server-wide limit on it, shared by every run,
+takes Prefect's own command: `prefect concurrency-limit create <package>-fetch 4`.
 
 No task carries a Prefect timeout: the task runner's threads cannot be interrupted,
 so Prefect would only mark a task TimedOut after its work had finished (and warn so in
@@ -106,7 +106,7 @@ def _resumed(
     return {**result, "reused": reused}
 
 
-# The tag a server-wide limit on fetches applies to (PIPELINE_FETCH__TAG_LIMIT, `make deploy`).
+# The tag a server-wide limit on fetches applies to (`prefect concurrency-limit create`).
 @task(name="snapshot-source", tags=[block_names.FETCH_TAG])
 def snapshot_source(department: str, partition: str, source: str, refresh: bool = False) -> Result:
     """Fetch one source and store its bytes as the partition's raw snapshot."""
