@@ -97,7 +97,8 @@ def test_make_demo_runs_the_pipeline_then_make_down_leaves_nothing(
     assert "answers and accepts the credentials" in status
     assert "a worker is online" in status
     logs = run(["make", "logs"], project, env=env).stdout
-    assert "Worker 'ProcessWorker" in logs  # the end of .run/worker.log
+    assert "==> .run/server.log <==" in logs
+    assert "==> .run/worker.log <==" in logs
 
     # From the terminal: the latest runs, then one run's logs (Prefect's own commands).
     runs = run(["make", "runs", "LIMIT=50"], project, env=env).stdout
