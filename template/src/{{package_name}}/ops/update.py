@@ -30,8 +30,8 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
 
 
-def answers(text: str) -> dict[str, Any]:
-    return dict(yaml.safe_load(text) or {})
+def answers() -> dict[str, Any]:
+    return dict(yaml.safe_load(Path(ANSWERS).read_text()) or {})
 
 
 def copier_update(args: list[str], source: str) -> int:
@@ -54,7 +54,7 @@ def copier_update(args: list[str], source: str) -> int:
 
 def main(argv: list[str]) -> int:
     try:
-        before = answers(Path(ANSWERS).read_text())
+        before = answers()
     except FileNotFoundError:
         raise OpsError(f"{ANSWERS} not found: run this from the project's root") from None
     source = str(before.get("_src_path", ""))
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         argv = ["--vcs-ref=:current:", "--data", f"departments={departments}"]
     if code := copier_update(argv, source):
         return code
-    after = answers(Path(ANSWERS).read_text())
+    after = answers()
     changes = git("status", "--porcelain", "--untracked-files=all").splitlines()
     if not changes:
         print(f"Already up to date with the template ({after.get('_commit')}).")
