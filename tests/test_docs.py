@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from project import BIN, TEMPLATE, free_port, host_python, project_env, run
+from project import BIN, TEMPLATE, free_port, host_python, project_env, run, set_api_port
 
 DOCS = TEMPLATE / "docs"
 
@@ -87,7 +87,7 @@ def test_every_getting_started_command_runs(tmp_path: Path, stopped_afterwards) 
                  "--data", f"python_version={host_python()}", str(TEMPLATE), words[-1]]
             )  # fmt: skip
         if command == "make up":
-            (cwd / ".env").write_text(f"PREFECT_API_URL=http://127.0.0.1:{free_port()}/api\n")
+            set_api_port(cwd, free_port())
         result = run(["bash", "-c", command], cwd, env=env, timeout=900)
         if command == "make run":
             assert re.search(r"^\s+sales-pipeline\s+\S+\s+Completed$", result.stdout, re.M)
