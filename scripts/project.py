@@ -137,15 +137,12 @@ def free_port() -> int:
 
 
 def set_api_port(project: Path, port: int) -> str:
-    """Point the project's server at another port (via its .env): PREFECT_API_URL, and the
-    port the local server serves on (PREFECT_SERVER_API_PORT) or the compose stack
-    publishes (API_PORT)."""
+    """Point the project's server at another port (via its .env): the local server's
+    PREFECT_API_URL, and the port the compose stack publishes (API_PORT)."""
     url = f"http://127.0.0.1:{port}/api"
     settings = {"PREFECT_API_URL": url}
     if (project / "compose.yaml").exists():
         settings["API_PORT"] = str(port)
-    else:
-        settings["PREFECT_SERVER_API_PORT"] = str(port)
     env_file = project / ".env"
     lines = env_file.read_text().splitlines() if env_file.exists() else []
     lines = [line for line in lines if line.split("=", 1)[0] not in settings]

@@ -45,10 +45,8 @@ def test_a_pipeline_round_trip_through_the_storage_emulator(
 
         make("install")
         run([python, str(PROBE), storage, BUCKET, "create"], project, env=project_env)
-        port = free_port()
         settings = {
-            "PREFECT_SERVER_API_PORT": str(port),
-            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+            "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
             "PIPELINE_STORAGE__BUCKET": BUCKET,
             "PIPELINE_STORAGE__PREFIX": PREFIX,
         }
