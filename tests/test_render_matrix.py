@@ -154,15 +154,15 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
         set() if storage == "none" else {f"storage_{storage}.py"}
     )
     ops = {p.name for p in (package / "ops").glob("*.py")}
-    assert ("worker.py" in ops) is (backend != "self_hosted")
+    assert ops >= {"__init__.py", "checks.py", "deploy.py", "run.py", "update.py"}
     assert ("env_file.py" in ops) is (backend == "self_hosted")
     assert ("database.py" in ops) is (backend == "self_hosted")
     assert ("healthcheck.py" in ops) is has_dockerfile
     assert ("kubernetes.py" in ops) is (pool == "kubernetes")
 
-    # backend wiring: a server of its own for local (Prefect's), only a worker for Cloud
-    assert ("$(OPS).worker up" in makefile) is (backend != "self_hosted")
-    assert ("server start --background" in makefile) is (backend == "local")
+    # backend wiring: Prefect's server and worker for local, only the worker for Cloud
+    assert ("prefect worker start --pool" in makefile) is (backend != "self_hosted")
+    assert ("prefect server start" in makefile) is (backend == "local")
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
     prefect_toml = tomllib.loads((project / "prefect.toml").read_text())
     assert ("api" in prefect_toml) is (backend != "cloud")
