@@ -1,13 +1,11 @@
 """`make update` and `make department`: Copier's `copier update`, then what it changed.
 
-Copier refuses a dirty tree and a downgrade, and checks every answer given with
-`--data`; an answer it refuses and a template git cannot fetch are one line here, and
-so is a template recorded by a path that does not resolve from here
-(copier-org/copier#1616). After the update: the template versions and the answers that
-changed, the files it removed (each is in your last commit), what is left of a removed
-department, and the files left with conflicts (exit 1 until they are resolved).
-`make department NAME=x` is the same update, pinned to the template version in use,
-with NAME added to `departments`.
+Copier refuses a dirty tree and a downgrade and checks `--data` answers; a refused answer,
+a template git cannot fetch, and a template path that does not resolve from here
+(copier-org/copier#1616) are one line. Then: the template versions, the answers that
+changed, the files removed (each is in your last commit), what is left of a removed
+department, and the conflicts (exit 1). `make department NAME=x` is the same update, at
+the template version in use, with NAME added to `departments`.
 """
 
 from __future__ import annotations
@@ -80,10 +78,8 @@ def main(argv: list[str]) -> int:
     print(f"Template {old} -> {new}." if old != new else f"Template {new} (unchanged).")
     if changed := {k: v for k, v in after.items() if k[0] != "_" and v != before.get(k)}:
         print(f"Answers changed: {changed}")
-    for line in changes:
-        path = line[3:]
-        if "D" in line[:2] and line[:2] != "UD":
-            print(f"  removed: {path}  (get yours back: git show HEAD:{path} > {path})")
+    for path in (line[3:] for line in changes if "D" in line[:2] and line[:2] != "UD"):
+        print(f"  removed: {path}  (get yours back: git show HEAD:{path} > {path})")
     for department in sorted(set(before["departments"]) - set(after["departments"])):
         for path in git("ls-files", str(FLOWS / department)).splitlines():
             if Path(path).exists():
