@@ -26,6 +26,7 @@ import hashlib
 import inspect
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ from typing import Any
 from .storage import ObjectStore, join_key
 
 DONE_FOLDER = ".done"
+# Parsing source (ast.parse, and inspect.getsource for a class) in several threads at
+# once can fail with "SystemError: AST constructor recursion depth mismatch" (seen on
+# CPython 3.11.7, python/cpython#106905): the task runner's threads take turns.
+_PARSING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,11 @@ def code_fingerprint(*functions: Callable[..., Any]) -> str:
     they use, with the package modules those import. A change anywhere in that code
     changes the hash; a module they never reach does not.
     """
+    with _PARSING:
+        return _code_fingerprint(functions)
+
+
+def _code_fingerprint(functions: tuple[Callable[..., Any], ...]) -> str:
     sources: dict[str, str] = {}
     modules: set[str] = set()
     pending: list[Any] = list(functions)
