@@ -130,3 +130,14 @@ def test_invalid_settings_and_a_taken_port_are_one_line(
     assert line == "error: the server exited; the end of .run/server.log:"
     assert f"Port {port} is already in use" in result.stdout  # Prefect's own check
     assert "stopped" in make(project, "status", check=False).stdout.splitlines()[0]
+
+    # A PREFECT_API_URL off the loopback address: refused before anything starts.
+    env = (project / ".env").read_text().replace(f"127.0.0.1:{port}", f"0.0.0.0:{port}")
+    (project / ".env").write_text(env)
+    result = make(project, "up", check=False)
+    assert result.returncode != 0
+    assert errors(result.stdout) == [
+        f"error: PREFECT_API_URL is http://0.0.0.0:{port}/api, but the local server listens "
+        "on the loopback address only: use http://127.0.0.1:<port>/api"
+    ]
+    assert not (project / ".run/server.pid").exists()

@@ -13,9 +13,8 @@ PACKAGE = OPS.parent
 def _code_that_does_not_import(
     kind: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    """A command that the project's own code stops as it is imported (a typo in core/, a
-    missing dependency) says so in one line with the file and line, as `make test` would
-    show in a traceback; any other failure keeps its traceback."""
+    """A command that the project's code stops as it is imported (a typo in core/, a missing
+    dependency) says so in one line with the file and line; other failures keep their traceback."""
     frames = [f for f in traceback.extract_tb(tb) if Path(f.filename).is_relative_to(PACKAGE)]
     if isinstance(exc, SyntaxError) and Path(exc.filename or "/").is_relative_to(PACKAGE):
         file, line, what = str(exc.filename), exc.lineno, exc.msg

@@ -1,11 +1,7 @@
 """`make update` and `make department`: Copier's `copier update`, then what it changed.
 
-Copier refuses a dirty tree and a downgrade and checks `--data` answers; a refused answer,
-a template git cannot fetch, and a template path that does not resolve from here
-(copier-org/copier#1616) are one line. Then: the template versions, the answers that
-changed, the files removed (each is in your last commit), what is left of a removed
-department, and the conflicts (exit 1). `make department NAME=x` is the same update, at
-the template version in use, with NAME added to `departments`.
+Copier refuses a dirty tree and a downgrade and checks `--data` answers. `make department
+NAME=x` is the same update, at the template version in use, with NAME in `departments`.
 """
 
 from __future__ import annotations
@@ -55,7 +51,7 @@ def main(argv: list[str]) -> int:
         before = answers()
     except FileNotFoundError:
         raise OpsError(f"{ANSWERS} not found: run this from the project's root") from None
-    source = str(before.get("_src_path", ""))
+    source = str(before.get("_src_path", ""))  # relative: copier-org/copier#1616
     if not re.match(r"^(gh:|gl:|https?://|git@|git\+)", source) and not Path(source).exists():
         raise OpsError(
             f"the template recorded in {ANSWERS} (_src_path: {source}) does not exist from "
