@@ -162,7 +162,7 @@ def test_combination(rendered, backend: str, storage: str, pool: str) -> None:
 
     # backend wiring: Prefect's server and worker for local, only the worker for Cloud
     assert ("prefect worker start --pool" in makefile) is (backend != "self_hosted")
-    assert ("run prefect server start $$address" in makefile) is (backend == "local")
+    assert ("prefect server start $$address" in makefile) is (backend == "local")
     assert ("$(COMPOSE) up" in makefile) is (backend == "self_hosted")
     prefect_toml = tomllib.loads((project / "prefect.toml").read_text())
     assert ("api" in prefect_toml) is (backend != "cloud")
