@@ -100,15 +100,13 @@ def test_deployed_runs_honour_the_fetch_limit_and_the_flow_timeout(
 
     with slow_sources(delay=60.0) as base:
         # The timeout is read by the flow-run process when the run starts: make run passes
-        # this shell's PIPELINE_* variables to the run.
-        started = time.monotonic()
+        # this shell's PIPELINE_* variables to the run. Without it, the run would complete.
         timed_out = make(project, "run", f"SOURCES={base}/slow.csv", check=False, extra_env={
             "PIPELINE_FLOWS__TIMEOUT_SECONDS": "3",
             "PIPELINE_FETCH__TIMEOUT_SECONDS": "10",
             "PIPELINE_FETCH__RETRIES": "0",
         })  # fmt: skip
         assert timed_out.returncode != 0
-        assert time.monotonic() - started < 60
     (line,) = errors(timed_out.stdout)
     assert "sales-pipeline/sales-pipeline ended TimedOut" in line
     assert "sales-pipeline ran longer than 3s (PIPELINE_FLOWS__TIMEOUT_SECONDS)" in line

@@ -76,12 +76,16 @@ class SourceServer:
 
 
 class DripServer:
-    """A server that sends its response headers one byte at a time, never finishing:
-    each read returns quickly, so only a deadline on the whole download ends it."""
+    """A server that sends a whole, valid response (`CSV`), but its headers one byte every
+    `interval` seconds for `seconds` in all: each read returns quickly, so only a deadline
+    on the whole download cuts it short; without one, the download succeeds."""
 
-    def __init__(self, interval: float = 0.3) -> None:
+    def __init__(self, *, seconds: float = 10, interval: float = 0.3) -> None:
         self.interval = interval
+        self.slow = b"x" * round(seconds / interval)
         self.connections = 0
+        self.completed = 0  # responses sent to the end, that no deadline cut short
+        self._drips: list[threading.Thread] = []
         self._stop = threading.Event()
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.settimeout(0.2)
@@ -97,18 +101,29 @@ class DripServer:
             except OSError:
                 continue
             self.connections += 1
-            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+            drip = threading.Thread(target=self._drip, args=(connection,), daemon=True)
+            self._drips.append(drip)
+            drip.start()
 
     def _drip(self, connection: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Slow: " % len(CSV)
         with connection:
-            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 10_000:
-                if self._stop.is_set():
-                    return
-                try:
-                    connection.sendall(bytes([byte]))
-                except OSError:
-                    return
-                time.sleep(self.interval)
+            try:
+                connection.sendall(head)
+                for byte in self.slow:
+                    if self._stop.is_set():
+                        return
+                    connection.sendall(bytes([byte]))  # fails once the client has hung up
+                    time.sleep(self.interval)
+                connection.sendall(b"\r\n\r\n" + CSV)
+            except OSError:
+                return
+            self.completed += 1
+
+    def wait(self, timeout: float = 60) -> None:
+        """Until every connection has ended: cut by its client, or sent to the end."""
+        for drip in list(self._drips):
+            drip.join(timeout)
 
     def __enter__(self) -> DripServer:
         self._thread.start()
